@@ -1,0 +1,44 @@
+"""Who read whose personal data, when and why: the access record APPI expects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import Engine
+
+from core.members.directory import utc_now
+from core.store.audit import append_audit_event
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person or integration reading member data."""
+
+    name: str
+    role: str
+
+
+def record_member_access(
+    engine: Engine,
+    actor: Actor,
+    action: str,
+    member_id: UUID | None,
+    *,
+    purpose: str | None = None,
+    request_id: str | None = None,
+    detail: dict[str, object] | None = None,
+) -> None:
+    """Append an audit row for one access (``open``, ``search``, ``erase``, ``export``…); never PII in it."""
+    with engine.begin() as conn:
+        append_audit_event(
+            conn,
+            occurred_at=utc_now(),
+            actor=actor.name,
+            role=actor.role,
+            action=action,
+            member_id=member_id,
+            purpose=purpose,
+            request_id=request_id,
+            detail=detail,
+        )

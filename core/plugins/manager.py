@@ -1,0 +1,46 @@
+"""The plugin manager: built-in plugins first, then third-party ones from the entry-point group."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from functools import cache
+
+import pluggy
+
+from core.plugins import hookspecs
+
+ENTRY_POINT_GROUP = "memberhub.connectors"
+
+# Our own features, registered through the same hooks a third party uses.
+DEFAULT_PLUGINS: tuple[str, ...] = ("core.plugins.builtin_keys",)
+
+
+def _allowed(name: str) -> bool:
+    """``MEMBERHUB_PLUGINS`` (comma-separated module or distribution names) limits which plugins load."""
+    allow = os.environ.get("MEMBERHUB_PLUGINS")
+    return allow is None or name in {item.strip() for item in allow.split(",")}
+
+
+def build_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
+    """A new plugin manager with the hook specs, the built-in plugins and (optionally) entry points."""
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    for module_name in DEFAULT_PLUGINS:
+        manager.register(importlib.import_module(module_name), name=module_name)
+    if load_entry_points:
+        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        for name, plugin in list(manager.list_name_plugin()):
+            if name not in DEFAULT_PLUGINS and not _allowed(name):
+                manager.unregister(plugin)
+    manager.check_pending()
+    if os.environ.get("MEMBERHUB_TRACE_HOOKS"):
+        manager.trace.root.setwriter(print)
+        manager.enable_tracing()
+    return manager
+
+
+@cache
+def plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, built on first use."""
+    return build_plugin_manager()

@@ -1,0 +1,68 @@
+"""The hub's storage: table models, engines, schema migrations, and the repositories that hold all SQL.
+
+Only the store speaks SQL; everything above it passes records and ids (STYLE §1).
+"""
+
+from core.store.database import (
+    create_hub_engine,
+    database_revision,
+    head_revision,
+    read_only,
+    require_current_schema,
+    sqlite_url,
+    upgrade_database,
+)
+from core.store.models import (
+    AuditEvent,
+    Base,
+    ConsoleUser,
+    Coupon,
+    DeadLetter,
+    HubMeta,
+    Inquiry,
+    InquiryMessage,
+    Member,
+    MemberSearchIndex,
+    OutboxMessage,
+    PointLedgerEntry,
+    Purchase,
+    PurchaseAdjustment,
+    PurchaseLine,
+    RankChange,
+    SourceLink,
+    SurveyResponse,
+    SyncRun,
+    SyncState,
+    SystemKey,
+)
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "ConsoleUser",
+    "Coupon",
+    "DeadLetter",
+    "HubMeta",
+    "Inquiry",
+    "InquiryMessage",
+    "Member",
+    "MemberSearchIndex",
+    "OutboxMessage",
+    "PointLedgerEntry",
+    "Purchase",
+    "PurchaseAdjustment",
+    "PurchaseLine",
+    "RankChange",
+    "SourceLink",
+    "SurveyResponse",
+    "SyncRun",
+    "SyncState",
+    "SystemKey",
+    "create_hub_engine",
+    "database_revision",
+    "head_revision",
+    "read_only",
+    "require_current_schema",
+    "sqlite_url",
+    "upgrade_database",
+]

@@ -1,0 +1,188 @@
+"""SQL for members, their blind indexes and the key-check values; nothing here sees plaintext."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, tuple_, update
+
+from core.store.models import HubMeta, Member, MemberSearchIndex
+
+MEMBERS = Member.__table__
+SEARCH = MemberSearchIndex.__table__
+META = HubMeta.__table__
+PII_COLUMNS = tuple(c.name for c in MEMBERS.columns if c.name.endswith("_ct"))
+_LOOKUP_CHUNK = 500
+
+
+def insert_members(
+    conn: Connection, members: Sequence[dict[str, object]], index_rows: Sequence[dict[str, object]]
+) -> None:
+    """Insert sealed member rows and their blind-index rows in the caller's transaction."""
+    if members:
+        conn.execute(insert(MEMBERS), list(members))
+    if index_rows:
+        conn.execute(insert(SEARCH), list(index_rows))
+
+
+def fetch_member(conn: Connection, member_id: UUID) -> Row | None:
+    """The stored row of one member, or ``None``."""
+    return conn.execute(select(MEMBERS).where(MEMBERS.c.id == member_id)).first()
+
+
+def fetch_members(conn: Connection, member_ids: Iterable[UUID]) -> list[Row]:
+    """Stored rows of several members (any order)."""
+    ids = list(member_ids)
+    rows: list[Row] = []
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        rows.extend(conn.execute(select(MEMBERS).where(MEMBERS.c.id.in_(chunk))))
+    return rows
+
+
+def member_ids_by_digest(
+    conn: Connection, index_name: str, digests: Sequence[tuple[int, bytes]]
+) -> list[UUID]:
+    """Members with a blind-index entry equal to any (version, digest); candidates only if truncated."""
+    if not digests:
+        return []
+    query = (
+        select(SEARCH.c.member_id)
+        .where(SEARCH.c.index_name == index_name)
+        .where(tuple_(SEARCH.c.key_version, SEARCH.c.digest).in_(list(digests)))
+        .distinct()
+    )
+    return list(conn.scalars(query))
+
+
+def existing_digests(conn: Connection, index_name: str, digests: Sequence[tuple[int, bytes]]) -> set[bytes]:
+    """Which of the given digests are already present in an index (bulk uniqueness checks)."""
+    found: set[bytes] = set()
+    for start in range(0, len(digests), _LOOKUP_CHUNK):
+        chunk = list(digests[start : start + _LOOKUP_CHUNK])
+        query = (
+            select(SEARCH.c.digest)
+            .where(SEARCH.c.index_name == index_name)
+            .where(tuple_(SEARCH.c.key_version, SEARCH.c.digest).in_(chunk))
+        )
+        found.update(conn.scalars(query))
+    return found
+
+
+def erase_member(conn: Connection, member_id: UUID, now: datetime) -> bool:
+    """Destroy a member's data key, ciphertexts and blind-index rows; ``False`` if already erased."""
+    conn.execute(delete(SEARCH).where(SEARCH.c.member_id == member_id))
+    cleared = dict.fromkeys(PII_COLUMNS)
+    result = conn.execute(
+        update(MEMBERS)
+        .where(MEMBERS.c.id == member_id, MEMBERS.c.status != "erased")
+        .values(status="erased", wrapped_dek=None, kek_version=None, erased_at=now, updated_at=now, **cleared)
+    )
+    return result.rowcount > 0
+
+
+def erased_member_ids(conn: Connection, member_ids: Sequence[UUID]) -> set[UUID]:
+    """Which of the given members are already erased or absent from this database."""
+    present: dict[UUID, str] = {}
+    for start in range(0, len(member_ids), _LOOKUP_CHUNK):
+        chunk = list(member_ids[start : start + _LOOKUP_CHUNK])
+        query = select(MEMBERS.c.id, MEMBERS.c.status).where(MEMBERS.c.id.in_(chunk))
+        present.update((row.id, row.status) for row in conn.execute(query))
+    return {member_id for member_id in member_ids if present.get(member_id, "erased") == "erased"}
+
+
+def keys_to_rewrap(conn: Connection, primary_version: int, limit: int) -> list[Row]:
+    """Up to ``limit`` members whose data key is wrapped under a KEK version other than the primary."""
+    query = (
+        select(MEMBERS.c.id, MEMBERS.c.wrapped_dek, MEMBERS.c.kek_version, MEMBERS.c.dek_version)
+        .where(MEMBERS.c.kek_version.is_not(None), MEMBERS.c.kek_version != primary_version)
+        .limit(limit)
+    )
+    return list(conn.execute(query))
+
+
+def replace_wrapped_key(
+    conn: Connection, member_id: UUID, old_version: int, wrapped: bytes, new_version: int, now: datetime
+) -> bool:
+    """Store a re-wrapped data key unless another rotator or an erasure changed the row meanwhile."""
+    result = conn.execute(
+        update(MEMBERS)
+        .where(MEMBERS.c.id == member_id, MEMBERS.c.kek_version == old_version)
+        .values(wrapped_dek=wrapped, kek_version=new_version, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def kek_versions_in_use(conn: Connection) -> dict[int, int]:
+    """Number of member data keys wrapped under each KEK version."""
+    query = (
+        select(MEMBERS.c.kek_version, func.count())
+        .where(MEMBERS.c.kek_version.is_not(None))
+        .group_by(MEMBERS.c.kek_version)
+    )
+    return {int(version): int(count) for version, count in conn.execute(query)}
+
+
+def index_versions_in_use(conn: Connection) -> dict[int, int]:
+    """Number of blind-index rows under each index root version."""
+    query = select(SEARCH.c.key_version, func.count()).group_by(SEARCH.c.key_version)
+    return {int(version): int(count) for version, count in conn.execute(query)}
+
+
+def member_status_counts(conn: Connection) -> dict[str, int]:
+    """Members per status (active, erased, merged)."""
+    query = select(MEMBERS.c.status, func.count()).group_by(MEMBERS.c.status)
+    return {str(status): int(count) for status, count in conn.execute(query)}
+
+
+def newest_members(conn: Connection, limit: int) -> list[Row]:
+    """The most recently created active members, newest first (ids are time-ordered)."""
+    query = select(MEMBERS).where(MEMBERS.c.status == "active").order_by(MEMBERS.c.id.desc()).limit(limit)
+    return list(conn.execute(query))
+
+
+def members_after(conn: Connection, after: UUID | None, limit: int) -> list[Row]:
+    """Active members after ``after`` in id order: the keyset pagination used by index rebuilds."""
+    query = select(MEMBERS).where(MEMBERS.c.status != "erased").order_by(MEMBERS.c.id).limit(limit)
+    if after is not None:
+        query = query.where(MEMBERS.c.id > after)
+    return list(conn.execute(query))
+
+
+def replace_index_rows(
+    conn: Connection, member_id: UUID, version: int, rows: Sequence[dict[str, object]]
+) -> None:
+    """Replace one member's blind-index rows of one index root version."""
+    conn.execute(delete(SEARCH).where(SEARCH.c.member_id == member_id, SEARCH.c.key_version == version))
+    if rows:
+        conn.execute(insert(SEARCH), list(rows))
+
+
+def drop_index_version(conn: Connection, version: int) -> int:
+    """Delete every blind-index row of a retired index root version."""
+    return conn.execute(delete(SEARCH).where(SEARCH.c.key_version == version)).rowcount
+
+
+def read_meta(conn: Connection, prefix: str) -> dict[str, str]:
+    """Hub metadata entries whose key starts with ``prefix``."""
+    query = select(META.c.key, META.c.value).where(META.c.key.startswith(prefix))
+    return {str(key): str(value) for key, value in conn.execute(query)}
+
+
+def write_meta(conn: Connection, key: str, value: str) -> None:
+    """Insert or replace one hub metadata entry."""
+    conn.execute(delete(META).where(META.c.key == key))
+    conn.execute(insert(META).values(key=key, value=value))
+
+
+def members_missing_index_version(conn: Connection, version: int) -> int:
+    """Active members without any blind-index row under an index root version."""
+    indexed = select(SEARCH.c.member_id).where(SEARCH.c.key_version == version)
+    query = (
+        select(func.count())
+        .select_from(MEMBERS)
+        .where(MEMBERS.c.status == "active", MEMBERS.c.id.not_in(indexed))
+    )
+    return int(conn.scalar(query) or 0)

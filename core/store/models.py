@@ -1,0 +1,459 @@
+"""The hub's tables as SQLAlchemy models, the same on SQLite and PostgreSQL.
+
+Personal data is stored only as ciphertext (``LargeBinary`` columns ending in ``_ct``) and blind-index
+digests; every timestamp is a UTC-aware ``datetime``. The Alembic migrations are a frozen copy of these
+declarations: change a model, then add a migration (``test_migrated_schema_matches_models`` checks both).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from core.ids import new_id
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# High-volume tables get 64-bit ids on PostgreSQL; on SQLite an INTEGER primary key is the 64-bit rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Choice answers of surveys; JSONB on PostgreSQL so they can be queried and indexed.
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that only accepts aware datetimes and always returns them in UTC.
+
+    SQLite stores no offset: without this, 10:00 JST would be written as 10:00 and read back as a naive
+    10:00, nine hours off. A naive value is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC; SQLite gets the naive UTC wall time because it cannot store an offset."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return an aware UTC datetime whatever the driver and session time zone gave."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current time in UTC: the default of ``created_at``-style columns."""
+    return datetime.now(UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    """A CHECK constraint named ``<column>`` (the naming convention adds the table) limiting a code column."""
+    allowed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=column)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every hub table; its metadata names constraints the same on every database."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        uuid.UUID: Uuid(),
+        bytes: LargeBinary(),
+    }
+
+
+class Member(Base):
+    """A loyalty member: sealed profile fields, the wrapped data key that opens them, and the rank."""
+
+    __tablename__ = "members"
+    __table_args__ = (_one_of("status", ("active", "erased", "merged")),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    dek_version: Mapped[int] = mapped_column(SmallInteger, default=1, server_default=text("1"))
+    kek_version: Mapped[int | None] = mapped_column(SmallInteger, index=True)
+    wrapped_dek: Mapped[bytes | None]
+    member_number_ct: Mapped[bytes | None]
+    name_ct: Mapped[bytes | None]
+    kana_ct: Mapped[bytes | None]
+    email_ct: Mapped[bytes | None]
+    phone_ct: Mapped[bytes | None]
+    address_ct: Mapped[bytes | None]
+    birthday_ct: Mapped[bytes | None]
+    notes_ct: Mapped[bytes | None]
+    rank_code: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    erased_at: Mapped[datetime | None]
+
+
+class MemberSearchIndex(Base):
+    """One blind-index entry: an HMAC digest of a normalised field, under one index key version."""
+
+    __tablename__ = "member_search_index"
+
+    index_name: Mapped[str] = mapped_column(String(24), primary_key=True)
+    key_version: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    digest: Mapped[bytes] = mapped_column(primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class SourceLink(Base):
+    """Which record in an external system (POS, Shopify, helpdesk …) is which member."""
+
+    __tablename__ = "source_links"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    source_updated_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Purchase(Base):
+    """A receipt from a store or an online order; amounts in yen. ``member_id`` is NULL for guests."""
+
+    __tablename__ = "purchases"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_purchases_member_id_purchased_at", "member_id", "purchased_at"),
+        _one_of("channel", ("store", "online")),
+        _one_of("status", ("completed", "partially_refunded", "refunded", "cancelled")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"))
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(16))
+    store_code: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24))
+    currency: Mapped[str] = mapped_column(String(3), default="JPY", server_default="JPY")
+    total_amount: Mapped[int]
+    tax_amount: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    discount_amount: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    purchased_at: Mapped[datetime]
+    source_updated_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PurchaseLine(Base):
+    """One line of a purchase: a product, its quantity and price, and how much of it was refunded."""
+
+    __tablename__ = "purchase_lines"
+    __table_args__ = (UniqueConstraint("purchase_id", "line_no"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchases.id", ondelete="CASCADE"))
+    line_no: Mapped[int]
+    sku: Mapped[str | None] = mapped_column(String(128))
+    product_name: Mapped[str] = mapped_column(String(255))
+    quantity: Mapped[int]
+    unit_price: Mapped[int]
+    amount: Mapped[int]
+    refunded_quantity: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+
+
+class PurchaseAdjustment(Base):
+    """A refund or cancellation of a purchase, as reported by its source system."""
+
+    __tablename__ = "purchase_adjustments"
+    __table_args__ = (UniqueConstraint("source", "external_id"), _one_of("kind", ("refund", "cancel")))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchases.id"), index=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int]
+    occurred_at: Mapped[datetime]
+
+
+class Inquiry(Base):
+    """A helpdesk ticket or logged call; the subject is sealed because members write it."""
+
+    __tablename__ = "inquiries"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_inquiries_member_id_opened_at", "member_id", "opened_at"),
+        _one_of("channel", ("phone", "email", "chat", "web")),
+        _one_of("status", ("open", "pending", "solved", "closed")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"))
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    subject_ct: Mapped[bytes | None]
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    source_updated_at: Mapped[datetime]
+
+
+class InquiryMessage(Base):
+    """One message of an inquiry thread, its body sealed."""
+
+    __tablename__ = "inquiry_messages"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        _one_of("author_kind", ("member", "agent", "system")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    author_kind: Mapped[str] = mapped_column(String(16))
+    body_ct: Mapped[bytes]
+    sent_at: Mapped[datetime]
+
+
+class SurveyResponse(Base):
+    """A survey answer: score and choice answers in the clear, free text sealed."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), index=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    survey_code: Mapped[str] = mapped_column(String(64))
+    score: Mapped[int | None]
+    answers: Mapped[Any | None] = mapped_column(JsonDocument)
+    free_text_ct: Mapped[bytes | None]
+    answered_at: Mapped[datetime]
+    source_updated_at: Mapped[datetime]
+
+
+class PointLedgerEntry(Base):
+    """One signed movement of a member's points; ``source_event`` makes each movement happen once."""
+
+    __tablename__ = "point_ledger"
+    __table_args__ = (
+        Index("ix_point_ledger_member_id_occurred_at", "member_id", "occurred_at"),
+        _one_of("kind", ("earn", "redeem", "expire", "adjust", "reverse")),
+        _one_of("status", ("pending", "available")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    source_event: Mapped[str] = mapped_column(String(255), unique=True)
+    rule_version: Mapped[str | None] = mapped_column(String(32))
+    occurred_at: Mapped[datetime]
+    available_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RankChange(Base):
+    """A member moving from one rank to another, and the rule that moved them."""
+
+    __tablename__ = "rank_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    from_rank: Mapped[str | None] = mapped_column(String(32))
+    to_rank: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(255))
+    rule_version: Mapped[str | None] = mapped_column(String(32))
+    changed_at: Mapped[datetime]
+
+
+class Coupon(Base):
+    """A coupon issued to a member; ``source_event`` makes rule-issued coupons idempotent."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (_one_of("value_type", ("percent", "amount")),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    value_type: Mapped[str] = mapped_column(String(16))
+    value: Mapped[int]
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+    source_event: Mapped[str | None] = mapped_column(String(255), unique=True)
+
+
+class SyncState(Base):
+    """The committed cursor of one connector stream, written in the same transaction as its batch."""
+
+    __tablename__ = "sync_state"
+
+    connector: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SyncRun(Base):
+    """One run of one connector stream: timing, counts, outcome and the cursor before and after."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (
+        Index("ix_sync_runs_connector_stream_started_at", "connector", "stream", "started_at"),
+        _one_of("status", ("running", "succeeded", "failed", "partial")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connector: Mapped[str] = mapped_column(String(64))
+    stream: Mapped[str] = mapped_column(String(64))
+    lane: Mapped[str] = mapped_column(String(16), default="incremental", server_default="incremental")
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    records_read: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    records_written: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    records_quarantined: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    error_class: Mapped[str | None] = mapped_column(String(128))
+    error_message: Mapped[str | None] = mapped_column(String(500))
+    cursor_before: Mapped[str | None] = mapped_column(Text)
+    cursor_after: Mapped[str | None] = mapped_column(Text)
+
+
+class DeadLetter(Base):
+    """A quarantined source record (payload sealed under a system key) and why it was refused."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        Index("ix_dead_letters_connector_stream_status", "connector", "stream", "status"),
+        _one_of("status", ("pending", "replayed", "discarded")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connector: Mapped[str] = mapped_column(String(64))
+    stream: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(500))
+    error_class: Mapped[str] = mapped_column(String(128))
+    payload_ct: Mapped[bytes]
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    replayed_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A change to push to an external system, written in the domain transaction, sent by a dispatcher."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_destination_status_next_attempt_at", "destination", "status", "next_attempt_at"),
+        _one_of("status", ("pending", "delivered", "failed")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    destination: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[uuid.UUID | None]
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    payload_ct: Mapped[bytes]
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Who read or changed which member's data, in which role, why and when (APPI access record).
+
+    ``member_id`` has no foreign key on purpose: the record of an access outlives the member's erasure.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    member_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    purpose: Mapped[str | None] = mapped_column(String(255))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[Any | None] = mapped_column(JsonDocument)
+
+
+class ConsoleUser(Base):
+    """An operator who can sign in to the console, with a password hash and a role."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(8), default="ja", server_default="ja")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None]
+
+
+class SystemKey(Base):
+    """A data key for non-member payloads (dead letters, outbox), wrapped by one KEK version."""
+
+    __tablename__ = "system_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kek_version: Mapped[int] = mapped_column(SmallInteger)
+    wrapped_key: Mapped[bytes]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HubMeta(Base):
+    """A small piece of hub-wide state, such as the key check values."""
+
+    __tablename__ = "hub_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

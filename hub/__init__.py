@@ -1,0 +1,1 @@
+"""MemberHub application: CLI, web API and console, scheduler, workers."""

@@ -1,0 +1,89 @@
+"""The ``hub`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from core.errors import MemberHubError
+from core.logs import configure_logging
+from core.store.database import database_revision, upgrade_database
+from hub.cli import keys, members
+from hub.cli.common import console, err_console
+from hub.demo import demo_profiles
+from hub.runtime import connect_database, init_hub
+from hub.settings import load_settings
+
+app = typer.Typer(help="MemberHub: the encrypted member hub of your loyalty program.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(members.app, name="members")
+app.add_typer(keys.app, name="keys")
+
+
+@app.command("init")
+def init() -> None:
+    """Create the data directory, the key file (mode 0600, apart from the data) and the database."""
+    settings = load_settings()
+    hub, created = init_hub(settings)
+    hub.close()
+    console.print(f"data directory: {settings.home}")
+    console.print(f"key file:       {settings.key_file} ({'created' if created else 'kept'})")
+    console.print("[green]hub ready[/]")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest migration (safe to run again)."""
+    engine = connect_database(load_settings())
+    try:
+        before = database_revision(engine)
+        after = upgrade_database(engine)
+    finally:
+        engine.dispose()
+    console.print(f"schema at {after}" + ("" if before != after else " (already current)"))
+
+
+@app.command("demo")
+def demo(
+    count: Annotated[int, typer.Option("--members", min=1, help="How many demo members to seed.")] = 300,
+) -> None:
+    """Initialise the hub, seed realistic Japanese members (once) and show some of them."""
+    hub, _ = init_hub(load_settings())
+    try:
+        existing = hub.members.count()
+        if existing < count:
+            hub.members.add_many(demo_profiles(count)[existing:])
+        shown = hub.members.recent(limit=15)
+    finally:
+        hub.close()
+    console.print(
+        members.member_list_table(shown, title=f"{count} demo members (15 newest shown, contacts masked)")
+    )
+    console.print("try: [bold]hub members search 090-…[/] or [bold]hub members show <member number>[/]")
+
+
+def main() -> None:
+    """Entry point: run the CLI and turn MemberHub errors into one line and an exit code."""
+    configure_logging(
+        json=os.environ.get("HUB_LOG_FORMAT") == "json", level=os.environ.get("HUB_LOG_LEVEL", "WARNING")
+    )
+    try:
+        app(standalone_mode=False)
+    except MemberHubError as error:
+        err_console.print(f"[red]error:[/] {error}", highlight=False)
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+
+
+if __name__ == "__main__":
+    main()

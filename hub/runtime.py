@@ -1,0 +1,98 @@
+"""Opening a hub: settings → key ring → engine → schema check → member directory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from core.crypto.key_providers import KeyFileProvider, KeyProvider
+from core.crypto.keyring import KeyRing
+from core.crypto.sealing import MemberSealer
+from core.errors import KeyFileError, NotInitialisedError
+from core.members.directory import MemberDirectory
+from core.members.erasure import ErasureLedger
+from core.members.keys import load_verified_ring
+from core.plugins.manager import plugin_manager
+from core.store.database import create_hub_engine, require_current_schema, upgrade_database
+from hub.settings import HubSettings
+
+
+@dataclass
+class Hub:
+    """An open hub: what the CLI, the web app and the workers share."""
+
+    settings: HubSettings
+    engine: Engine
+    key_provider: KeyProvider
+    ring: KeyRing
+    members: MemberDirectory
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+
+def key_provider_for(settings: HubSettings) -> KeyProvider:
+    """The key provider chosen through the plugin hook (built-in: env variable or key file)."""
+    provider = plugin_manager().hook.memberhub_key_provider(settings=settings)
+    check_key_location(settings)
+    return provider
+
+
+def check_key_location(settings: HubSettings) -> None:
+    """Refuse a key file kept with the data or inside a source checkout, where backups and pushes carry it."""
+    if not isinstance(settings.key_file, Path) or os.environ.get("HUB_KEYRING"):
+        return
+    key_dir = settings.key_file.parent
+    for folder in (key_dir, *key_dir.parents):
+        if (folder / ".git").exists():
+            raise KeyFileError(
+                f"Key file {settings.key_file} lies inside the source checkout {folder}; "
+                "set HUB_KEY_FILE to a path outside it"
+            )
+
+
+def init_hub(settings: HubSettings) -> tuple[Hub, bool]:
+    """Create the data directory, the key file (if absent) and the schema; safe to run again."""
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    provider = key_provider_for(settings)
+    created = isinstance(provider, KeyFileProvider) and not settings.key_file.exists()
+    if created:
+        provider.create(KeyRing.generate())
+    engine = create_hub_engine(settings.database_url)
+    upgrade_database(engine)
+    return _assemble(settings, engine, provider), created
+
+
+def open_hub(settings: HubSettings) -> Hub:
+    """Open an initialised hub; one clear error if the database, schema or key ring is missing or wrong."""
+    engine = connect_database(settings)
+    provider = key_provider_for(settings)
+    try:
+        require_current_schema(engine)
+        return _assemble(settings, engine, provider)
+    except Exception:
+        engine.dispose()
+        raise
+
+
+def connect_database(settings: HubSettings) -> Engine:
+    """An engine on the hub database; refuses to create an empty SQLite file by accident."""
+    if settings.is_sqlite and not _sqlite_path(settings.database_url).exists():
+        raise NotInitialisedError(f"no hub database in {settings.home} — run `hub init` first")
+    return create_hub_engine(settings.database_url)
+
+
+def _assemble(settings: HubSettings, engine: Engine, provider: KeyProvider) -> Hub:
+    ring = load_verified_ring(engine, provider)
+    sealer = MemberSealer(ring, reload=provider.load)
+    directory = MemberDirectory(engine, sealer, ErasureLedger(settings.erasure_ledger))
+    directory.apply_erasure_ledger()
+    return Hub(settings, engine, provider, ring, directory)
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))

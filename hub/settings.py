@@ -1,0 +1,43 @@
+"""Where the hub keeps its data and keys, from the environment with per-user defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "memberhub"
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """Paths and URLs of one hub installation.
+
+    ``home`` holds the SQLite database; ``key_file`` holds the key ring and must live elsewhere, so a copy of
+    the data directory (a backup, a stolen disk image) never carries the means to decrypt it. The erasure
+    ledger sits beside the key file for the same reason: a restored backup must not bring it back.
+    """
+
+    home: Path
+    key_file: Path
+    database_url: str
+
+    @property
+    def erasure_ledger(self) -> Path:
+        """Append-only list of erased member ids, re-applied after a backup restore."""
+        return self.key_file.parent / "erasure-ledger.jsonl"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the hub runs on the embedded SQLite store."""
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings() -> HubSettings:
+    """Settings from ``HUB_HOME``, ``HUB_KEY_FILE`` and ``HUB_DATABASE_URL``, else per-user directories."""
+    home = Path(os.environ.get("HUB_HOME") or platformdirs.user_data_dir(APP_NAME)).expanduser().resolve()
+    key_file = os.environ.get("HUB_KEY_FILE") or Path(platformdirs.user_config_dir(APP_NAME)) / "keyring.json"
+    database_url = os.environ.get("HUB_DATABASE_URL") or f"sqlite:///{home / 'hub.sqlite3'}"
+    return HubSettings(home=home, key_file=Path(key_file).expanduser().resolve(), database_url=database_url)
