@@ -6,7 +6,6 @@ import os
 import sys
 from typing import Annotated
 
-import click
 import typer
 
 from core.errors import MemberHubError
@@ -73,15 +72,9 @@ def main() -> None:
         json=os.environ.get("HUB_LOG_FORMAT") == "json", level=os.environ.get("HUB_LOG_LEVEL", "WARNING")
     )
     try:
-        app(standalone_mode=False)
+        app()
     except MemberHubError as error:
         err_console.print(f"[red]error:[/] {error}", highlight=False)
-        sys.exit(error.exit_code)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(1)
-    except click.ClickException as error:
-        error.show()
         sys.exit(error.exit_code)
 
 

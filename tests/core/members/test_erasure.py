@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import make_url
 
 from core.crypto.envelope import FieldCipher
 from core.errors import DecryptionError, MemberErasedError
@@ -63,20 +65,11 @@ def test_erased_member_cannot_be_read_or_found_and_purchases_stay_anonymous(kit,
             FieldCipher(kek).decrypt(old_email_ct, table="members", column="email_ct", owner_id=str(keiko.id))
 
 
-def test_erasure_is_reapplied_after_restoring_an_older_backup(kit, directory, sqlite_url, tmp_path):
-    if kit.engine.dialect.name != "sqlite":
-        pytest.skip(
-            "file-copy backup applies to the SQLite store; PostgreSQL restore is covered by operations docs"
-        )
+def test_erasure_is_reapplied_after_restoring_an_older_backup(kit, directory, db_url, tmp_path):
     keiko = directory.add(KEIKO)
-    database = Path(sqlite_url.removeprefix("sqlite:///"))
-    kit.engine.dispose()
-    backup = tmp_path / "backup.sqlite3"
-    shutil.copy(database, backup)
-
+    backup = _backup(kit.engine, db_url, tmp_path)
     directory.erase(keiko.id)
-    kit.engine.dispose()
-    shutil.copy(backup, database)  # restore the backup taken before the erasure
+    _restore(kit.engine, db_url, backup)
 
     restored = kit.directory()
     assert restored.get(keiko.id).profile == KEIKO.validated()  # the backup brought the member back…
@@ -84,3 +77,32 @@ def test_erasure_is_reapplied_after_restoring_an_older_backup(kit, directory, sq
     assert restored.get(keiko.id).profile is None
     assert restored.find("keiko@example.jp") == []
     assert restored.apply_erasure_ledger() == 0
+
+
+def _backup(engine, db_url: str, tmp_path: Path) -> Path:
+    engine.dispose()
+    backup = tmp_path / "backup"
+    if engine.dialect.name == "sqlite":
+        shutil.copy(make_url(db_url).database, backup)
+    else:
+        subprocess.run(
+            ["pg_dump", "--format=custom", "--file", str(backup), _libpq(db_url)], check=True, timeout=60
+        )
+    return backup
+
+
+def _restore(engine, db_url: str, backup: Path) -> None:
+    engine.dispose()
+    if engine.dialect.name == "sqlite":
+        shutil.copy(backup, make_url(db_url).database)
+    else:
+        subprocess.run(
+            ["pg_restore", "--clean", "--if-exists", "--dbname", _libpq(db_url), str(backup)],
+            check=True,
+            timeout=60,
+        )
+
+
+def _libpq(db_url: str) -> str:
+    url = make_url(db_url)
+    return f"postgresql://{url.username}@{url.host}:{url.port or 5432}/{url.database}"
