@@ -11,7 +11,14 @@ Every message is one line that is safe to show and to log: it never contains per
     ├── NotInitialisedError    the hub has no database yet (run ``hub init``)
     ├── MemberNotFoundError    no member with that id or number
     ├── MemberErasedError      the member was erased; their personal data is gone for good
-    └── KeyInUseError          a key version cannot be retired while rows still use it
+    ├── KeyInUseError          a key version cannot be retired while rows still use it
+    ├── SyncError              talking to an external system failed
+    │   ├── RetryableError     transient (timeout, 429, 5xx): retried with backoff
+    │   ├── PermanentError     4xx validation or auth: never retried
+    │   ├── CircuitOpenError   the breaker is open: calls short-circuited
+    │   ├── DeadlineExceededError  a run was cut at its deadline
+    │   └── StreamBusyError    the same stream is already running elsewhere
+    └── WebhookRejected        forged, stale or malformed webhook delivery
 """
 
 from __future__ import annotations
@@ -73,3 +80,44 @@ class KeyInUseError(MemberHubError):
     """A key version is still used by stored rows and cannot be retired."""
 
     exit_code = 3
+
+
+class SyncError(MemberHubError):
+    """Base of errors raised while talking to an external system."""
+
+
+class RetryableError(SyncError):
+    """A transient failure (timeout, 429, 5xx): retried with backoff, honouring ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class PermanentError(SyncError):
+    """A failure that retrying cannot fix (4xx validation, auth): reported, never retried."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CircuitOpenError(SyncError):
+    """The connector's circuit breaker is open; calls are short-circuited until the next probe."""
+
+
+class DeadlineExceededError(SyncError):
+    """A connector run was cut at its deadline."""
+
+
+class WebhookRejected(MemberHubError):
+    """A webhook delivery failed authentication or was malformed; nothing was stored."""
+
+    def __init__(self, message: str, *, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class StreamBusyError(SyncError):
+    """Another worker is running the same stream right now; this run was not started."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from core.crypto.key_providers import KeyProvider
 from core.crypto.keyring import KeyRing
@@ -14,6 +14,7 @@ from core.errors import KeyInUseError, WrongKeyError
 from core.members.directory import MemberDirectory, utc_now
 from core.members.profile import MemberProfile
 from core.store import members as repo
+from core.store import sync as sync_repo
 
 Progress = Callable[[int], None]
 _KEK_CHECK = "key-check:kek:"
@@ -43,9 +44,15 @@ def verify_key_ring(engine: Engine, ring: KeyRing) -> None:
     expected |= {f"{_INDEX_CHECK}{v}": ring.index_check(v).hex() for v in ring.index_roots}
     with engine.connect() as conn:
         stored = repo.read_meta(conn, "key-check:")
-        in_use = repo.kek_versions_in_use(conn)
+        in_use = _kek_versions_in_use(conn)
+    if any(key not in stored for key in expected):
+        with engine.begin() as conn:
+            for key, value in expected.items():
+                if key not in stored:
+                    repo.add_meta_if_absent(conn, key, value)
+            stored = repo.read_meta(conn, "key-check:")
     for key, value in expected.items():
-        if key in stored and stored[key] != value:
+        if stored[key] != value:
             kind, version = key.split(":")[1:]
             raise WrongKeyError(
                 f"the key ring does not belong to this database ({kind} key version {version} differs)"
@@ -55,11 +62,6 @@ def verify_key_ring(engine: Engine, ring: KeyRing) -> None:
         raise WrongKeyError(
             f"members use KEK version(s) {missing} that the key ring lacks; restore the key file holding them"
         )
-    new = {key: value for key, value in expected.items() if key not in stored}
-    if new:
-        with engine.begin() as conn:
-            for key, value in new.items():
-                repo.write_meta(conn, key, value)
 
 
 def load_verified_ring(engine: Engine, provider: KeyProvider) -> KeyRing:
@@ -76,7 +78,7 @@ def load_verified_ring(engine: Engine, provider: KeyProvider) -> KeyRing:
 def key_status(engine: Engine, ring: KeyRing) -> KeyStatus:
     """Versions in the ring and the rows that use each."""
     with engine.connect() as conn:
-        data_keys = repo.kek_versions_in_use(conn)
+        data_keys = _kek_versions_in_use(conn)
         index_rows = repo.index_versions_in_use(conn)
     return KeyStatus(
         sorted(ring.keks),
@@ -96,7 +98,7 @@ def rewrap_data_keys(
     Idempotent and resumable: each row is updated only if still on the version it was read with, so a
     crash, a concurrent rotator or an erasure in between never corrupts a key.
     """
-    done = 0
+    done = _rewrap_system_keys(engine, sealer)
     while True:
         with engine.begin() as conn:
             rows = repo.keys_to_rewrap(conn, sealer.ring.primary_kek_version, batch_size)
@@ -109,6 +111,24 @@ def rewrap_data_keys(
         done += len(rows)
         if progress:
             progress(done)
+
+
+def _rewrap_system_keys(engine: Engine, sealer: MemberSealer) -> int:
+    """Re-wrap the system data keys (dead letters, outbox) under the primary KEK."""
+    with engine.begin() as conn:
+        rows = sync_repo.system_keys_to_rewrap(conn, sealer.ring.primary_kek_version)
+        for row in rows:
+            new = sealer.rewrap(WrappedDataKey(row.wrapped_key, row.kek_version))
+            sync_repo.replace_system_key(conn, row.name, row.kek_version, new.wrapped, new.kek_version)
+    return len(rows)
+
+
+def _kek_versions_in_use(conn: Connection) -> dict[int, int]:
+    """Data keys (member and system) wrapped under each KEK version."""
+    counts = repo.kek_versions_in_use(conn)
+    for version, count in sync_repo.system_key_versions(conn).items():
+        counts[version] = counts.get(version, 0) + count
+    return counts
 
 
 def rotate_kek(

@@ -19,10 +19,32 @@ import pluggy
 
 if TYPE_CHECKING:
     from core.crypto.key_providers import KeyProvider
+    from core.sync.contract import ConnectorType
 
 PROJECT_NAME = "memberhub"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+
+# ── connectors ─────────────────────────────────────────────────────────────────────────────────────
+
+
+@hookspec
+def memberhub_connector_types() -> list[ConnectorType]:
+    """Return the connector types this plugin provides (see ``core.sync.contract.ConnectorType``).
+
+    Called once when the plugin manager is built; every plugin's answers are collected. A type name must be
+    unique across all plugins: a duplicate is a configuration error naming both plugins.
+    """
+
+
+@hookspec
+def memberhub_domain_event(event: Any) -> None:
+    """Observe a domain event after its transaction committed (member merged, rank changed, points changed).
+
+    ``event`` is a frozen dataclass from ``core.events`` with a ``name`` attribute. Called once per event, at
+    batch or lifecycle grain, never per record of a sync; exceptions are logged and do not undo the change.
+    """
 
 
 # ── keys ───────────────────────────────────────────────────────────────────────────────────────────

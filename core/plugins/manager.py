@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Sequence
 from functools import cache
 
 import pluggy
@@ -22,16 +23,21 @@ def _allowed(name: str) -> bool:
     return allow is None or name in {item.strip() for item in allow.split(",")}
 
 
-def build_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
-    """A new plugin manager with the hook specs, the built-in plugins and (optionally) entry points."""
+def build_plugin_manager(
+    *, load_entry_points: bool = True, extra_plugins: Sequence[str] = ()
+) -> pluggy.PluginManager:
+    """A new plugin manager with the hook specs, the built-in plugins, entry points and ``extra_plugins``.
+
+    ``extra_plugins`` are module names registered like built-ins (tests and embedding applications use it).
+    """
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
-    for module_name in DEFAULT_PLUGINS:
+    for module_name in (*DEFAULT_PLUGINS, *extra_plugins):
         manager.register(importlib.import_module(module_name), name=module_name)
     if load_entry_points:
         manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         for name, plugin in list(manager.list_name_plugin()):
-            if name not in DEFAULT_PLUGINS and not _allowed(name):
+            if name not in DEFAULT_PLUGINS and name not in extra_plugins and not _allowed(name):
                 manager.unregister(plugin)
     manager.check_pending()
     if os.environ.get("MEMBERHUB_TRACE_HOOKS"):

@@ -15,6 +15,7 @@ from core.store.database import (
 from core.store.models import (
     AuditEvent,
     Base,
+    CircuitBreakerState,
     ConsoleUser,
     Coupon,
     DeadLetter,
@@ -39,6 +40,7 @@ from core.store.models import (
 __all__ = [
     "AuditEvent",
     "Base",
+    "CircuitBreakerState",
     "ConsoleUser",
     "Coupon",
     "DeadLetter",

@@ -7,6 +7,8 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.store.models import HubMeta, Member, MemberSearchIndex
 
@@ -171,10 +173,12 @@ def read_meta(conn: Connection, prefix: str) -> dict[str, str]:
     return {str(key): str(value) for key, value in conn.execute(query)}
 
 
-def write_meta(conn: Connection, key: str, value: str) -> None:
-    """Insert or replace one hub metadata entry."""
-    conn.execute(delete(META).where(META.c.key == key))
-    conn.execute(insert(META).values(key=key, value=value))
+def add_meta_if_absent(conn: Connection, key: str, value: str) -> None:
+    """Insert one hub metadata entry unless the key exists (safe when processes race to write it)."""
+    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(
+        dialect_insert(META).values(key=key, value=value).on_conflict_do_nothing(index_elements=["key"])
+    )
 
 
 def members_missing_index_version(conn: Connection, version: int) -> int:

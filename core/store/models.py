@@ -457,3 +457,22 @@ class HubMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class CircuitBreakerState(Base):
+    """The circuit breaker of one connector instance, shared by every worker process and kept over restarts.
+
+    ``next_probe_at`` is when the open circuit lets one probe through, or, while ``half_open``, when that
+    probe's lease runs out and another process may probe in its place.
+    """
+
+    __tablename__ = "circuit_breakers"
+    __table_args__ = (_one_of("state", ("closed", "open", "half_open")),)
+
+    connector: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="closed", server_default="closed")
+    consecutive_failures: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    opened_at: Mapped[datetime | None]
+    next_probe_at: Mapped[datetime | None]
+    last_error_class: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,129 @@
+"""Canonical records: what every connector turns external JSON into, validated at the boundary.
+
+Each record names its ``source`` (the connector instance), its ``external_id`` in that system and the
+``source_updated_at`` the system reports, which decides which version of a record wins. Records that point at
+a customer do so by the customer's id *in the same source* (``customer_external_id``); the hub resolves it
+to a member through its source links.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Yen = Annotated[int, Field(ge=-100_000_000, le=100_000_000)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class CanonicalRecord(_Model):
+    """Fields every record carries."""
+
+    source: Code
+    external_id: ExternalId
+    source_updated_at: AwareDatetime
+
+
+class Profile(CanonicalRecord):
+    """A customer as one system knows them; absent fields are ``None`` and never erase known values."""
+
+    kind: Literal["profile"] = "profile"
+    name: str | None = None
+    kana: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    postal_code: str | None = None
+    address: str | None = None
+    birthday: date | None = None
+
+
+class PurchaseLine(_Model):
+    """One line of a receipt or order."""
+
+    line_no: Annotated[int, Field(ge=1)]
+    sku: str | None = None
+    product_name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    quantity: Annotated[int, Field(ge=0)]
+    unit_price: Yen
+    amount: Yen
+
+
+class PurchaseAdjustment(_Model):
+    """A refund (partial or full) or a cancellation."""
+
+    external_id: ExternalId
+    kind: Literal["refund", "cancel"]
+    amount: Annotated[int, Field(ge=0, le=100_000_000)]
+    occurred_at: AwareDatetime
+
+
+class Purchase(CanonicalRecord):
+    """A store receipt or an online order, in yen."""
+
+    kind: Literal["purchase"] = "purchase"
+    customer_external_id: ExternalId | None = None
+    channel: Literal["store", "online"]
+    store_code: Code | None = None
+    status: Literal["completed", "partially_refunded", "refunded", "cancelled"] = "completed"
+    currency: Literal["JPY"] = "JPY"
+    total_amount: Yen
+    tax_amount: Yen = 0
+    discount_amount: Yen = 0
+    purchased_at: AwareDatetime
+    lines: tuple[PurchaseLine, ...] = ()
+    adjustments: tuple[PurchaseAdjustment, ...] = ()
+
+
+class InquiryMessage(_Model):
+    """One message of an inquiry thread."""
+
+    external_id: ExternalId
+    author_kind: Literal["member", "agent", "system"]
+    body: Annotated[str, StringConstraints(min_length=1, max_length=65_536)]
+    sent_at: AwareDatetime
+
+
+class Inquiry(CanonicalRecord):
+    """A helpdesk ticket or a logged call, with its messages."""
+
+    kind: Literal["inquiry"] = "inquiry"
+    customer_external_id: ExternalId
+    channel: Literal["phone", "email", "chat", "web"]
+    category: Code | None = None
+    status: Literal["open", "pending", "solved", "closed"]
+    subject: Annotated[str, StringConstraints(max_length=1_000)] | None = None
+    opened_at: AwareDatetime
+    closed_at: AwareDatetime | None = None
+    messages: tuple[InquiryMessage, ...] = ()
+
+
+class SurveyResponse(CanonicalRecord):
+    """An answer to an email survey: score, choice answers, and free text."""
+
+    kind: Literal["survey_response"] = "survey_response"
+    customer_external_id: ExternalId
+    survey_code: Code
+    score: Annotated[int, Field(ge=0, le=10)] | None = None
+    answers: dict[str, str] = Field(default_factory=dict)
+    free_text: Annotated[str, StringConstraints(max_length=65_536)] | None = None
+    answered_at: AwareDatetime
+
+
+class ConsentChange(CanonicalRecord):
+    """A subscribe or unsubscribe for marketing on one channel."""
+
+    kind: Literal["consent_change"] = "consent_change"
+    customer_external_id: ExternalId
+    channel: Literal["email", "sms", "post"]
+    subscribed: bool
+    changed_at: AwareDatetime
+
+
+Record = Profile | Purchase | Inquiry | SurveyResponse | ConsentChange
+RECORD_TYPES: tuple[type[CanonicalRecord], ...] = (Profile, Purchase, Inquiry, SurveyResponse, ConsentChange)

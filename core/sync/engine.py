@@ -1,0 +1,276 @@
+"""The sync engine (DESIGN §4): a batch and its cursor in one transaction, connectors isolated in processes.
+
+A run takes the stream's lock, checks the connector's circuit breaker, starts the connector in a child
+process and commits every batch it sends together with the cursor reached. A run that fails, hangs past its
+deadline or crashes keeps every batch it committed; the next run resumes from the last committed cursor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection as Pipe
+
+from sqlalchemy import Engine
+
+from core.errors import MemberHubError, StreamBusyError
+from core.logs import get_logger
+from core.records import CanonicalRecord
+from core.store import sync as repo
+from core.sync.breaker import CircuitBreaker
+from core.sync.contract import Batch, CheckResult, Rejected
+from core.sync.cursor import StreamCursor
+from core.sync.dead_letters import Quarantined, quarantine
+from core.sync.locks import stream_lock
+from core.sync.payloads import PayloadSealer
+from core.sync.reader_process import ReaderFailure, ReaderSpec, start_reader
+from core.sync.registry import ConnectorRegistry, InstanceConfig
+from core.sync.sink import RecordSink
+
+log = get_logger(__name__)
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """The outcome of one stream run, as recorded in ``sync_runs``."""
+
+    run_id: int | None
+    connector: str
+    stream: str
+    lane: str
+    status: str
+    records_read: int = 0
+    records_written: int = 0
+    records_quarantined: int = 0
+    error_class: str | None = None
+    error_message: str | None = None
+
+
+@dataclass
+class _Run:
+    instance: InstanceConfig
+    stream: str
+    lane: str
+    state_key: str
+    run_id: int
+    read: int = 0
+    written: int = 0
+    quarantined: int = 0
+
+
+class SyncEngine:
+    """Runs connector streams into the store."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        registry: ConnectorRegistry,
+        sink: RecordSink,
+        dead_letters: PayloadSealer,
+        *,
+        extra_plugins: Sequence[str] = (),
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.sink = sink
+        self.dead_letters = dead_letters
+        self.extra_plugins = tuple(extra_plugins)
+        self.clock = clock
+
+    def run(self, instance: str, stream: str, *, full_refresh: bool = False) -> RunReport:
+        """Run one stream once: incrementally from its cursor, or a full refresh in the backfill lane."""
+        config = self.registry.instance(instance)
+        lane = "backfill" if full_refresh else "incremental"
+        try:
+            with stream_lock(self.engine, f"{instance}/{stream}/{lane}"):
+                return self._run_locked(config, stream, lane)
+        except StreamBusyError as error:
+            return RunReport(
+                None,
+                instance,
+                stream,
+                lane,
+                "skipped",
+                error_class=type(error).__name__,
+                error_message=str(error),
+            )
+
+    def run_many(self, jobs: Sequence[tuple[str, str]], *, workers: int = 4) -> list[RunReport]:
+        """Run several (instance, stream) jobs at once; one job's failure never affects another's."""
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
+            return list(pool.map(lambda job: self.run(*job), jobs))
+
+    def check(self, instance: str) -> CheckResult:
+        """Run the connector's ``check`` in an isolated process with the instance's deadline."""
+        config = self.registry.instance(instance)
+        process, pipe = start_reader(
+            ReaderSpec(config, None, extra_plugins=self.extra_plugins, check_only=True)
+        )
+        try:
+            kind, payload = _receive(pipe, process, time.monotonic() + config.deadline_s)
+        finally:
+            _stop(process)
+        if kind == "checked":
+            return payload  # type: ignore[no-any-return]
+        return CheckResult(False, f"{payload.error_class}: {payload.message}")
+
+    # ── one run ────────────────────────────────────────────────────────────────────────────────────
+
+    def _run_locked(self, config: InstanceConfig, stream: str, lane: str) -> RunReport:
+        breaker = CircuitBreaker(
+            self.engine,
+            config.name,
+            fail_max=config.breaker_fail_max,
+            reset_timeout=config.breaker_reset_s,
+            clock=self.clock,
+        )
+        state_key = stream if lane == "incremental" else f"{stream}@backfill"
+        with self.engine.begin() as conn:
+            repo.abandon_stale_runs(conn, config.name, stream, lane, self.clock())
+            stored = repo.load_cursor(conn, config.name, state_key)
+            start = self._start_cursor(stored, config, lane)
+            run = _Run(
+                config,
+                stream,
+                lane,
+                state_key,
+                repo.start_run(conn, config.name, stream, lane, start, self.clock()),
+            )
+        try:
+            breaker.before_call()
+        except MemberHubError as error:
+            return self._finish(run, "failed", type(error).__name__, str(error))
+        failure = self._pump(run, start)
+        if failure is None:
+            breaker.record_success()
+            if lane == "backfill":
+                self._reset_backfill(run)
+            return self._finish(run, "succeeded")
+        breaker.record_failure(failure.error_class)
+        status = "partial" if run.read else "failed"
+        return self._finish(run, status, failure.error_class, failure.message)
+
+    def _start_cursor(self, stored: str | None, config: InstanceConfig, lane: str) -> str | None:
+        cursor = StreamCursor.from_json(stored)
+        if lane == "incremental":
+            cursor = cursor.for_new_run(timedelta(seconds=config.lookback_s))
+        return None if cursor == StreamCursor() else cursor.to_json()
+
+    def _pump(self, run: _Run, cursor: str | None) -> ReaderFailure | None:
+        spec = ReaderSpec(run.instance, run.stream, cursor, extra_plugins=self.extra_plugins)
+        process, pipe = start_reader(spec)
+        deadline = time.monotonic() + run.instance.deadline_s
+        try:
+            while True:
+                kind, payload = _receive(pipe, process, deadline)
+                if kind != "batch":
+                    return None if kind == "done" else payload  # type: ignore[no-any-return]
+                pipe.send("more")  # the child reads the next page while this batch is written
+                self._commit(run, payload)
+        finally:
+            _stop(process)
+
+    def _commit(self, run: _Run, batch: Batch) -> None:
+        records, refused = self._admissible(run, batch)
+        now = self.clock()
+        with self.engine.begin() as conn:
+            result = self.sink.apply(conn, records)
+            refused.extend(result.refused)
+            quarantine(conn, self.dead_letters, run.instance.name, run.stream, refused, now)
+            repo.save_cursor(conn, run.instance.name, run.state_key, batch.cursor, now)
+            repo.add_run_progress(
+                conn,
+                run.run_id,
+                read=len(batch.records),
+                written=result.written,
+                quarantined=len(refused),
+                cursor=batch.cursor,
+            )
+        run.read += len(batch.records)
+        run.written += result.written
+        run.quarantined += len(refused)
+
+    def _admissible(self, run: _Run, batch: Batch) -> tuple[list[CanonicalRecord], list[Quarantined]]:
+        """Split a batch into records to store and items to quarantine (mapping rejects, foreign records)."""
+        record_type = _stream_record_type(self.registry, run.instance, run.stream)
+        records: list[CanonicalRecord] = []
+        refused: list[Quarantined] = []
+        for item in batch.records:
+            if isinstance(item, Rejected):
+                refused.append(Quarantined.from_source(item))
+            elif item.source != run.instance.name:
+                refused.append(Quarantined.from_record(item, "record names another source", "ForeignSource"))
+            elif record_type is not None and not isinstance(item, record_type):
+                refused.append(
+                    Quarantined.from_record(item, "record type does not match the stream", "WrongType")
+                )
+            else:
+                records.append(item)
+        return records, refused
+
+    def _reset_backfill(self, run: _Run) -> None:
+        with self.engine.begin() as conn:
+            repo.save_cursor(conn, run.instance.name, run.state_key, None, self.clock())
+
+    def _finish(
+        self, run: _Run, status: str, error_class: str | None = None, message: str | None = None
+    ) -> RunReport:
+        with self.engine.begin() as conn:
+            repo.finish_run(
+                conn, run.run_id, status, self.clock(), error_class=error_class, error_message=message
+            )
+        log.info(
+            "sync run finished",
+            connector=run.instance.name,
+            stream=run.stream,
+            lane=run.lane,
+            status=status,
+            records_read=run.read,
+            error_class=error_class,
+        )
+        return RunReport(
+            run.run_id,
+            run.instance.name,
+            run.stream,
+            run.lane,
+            status,
+            run.read,
+            run.written,
+            run.quarantined,
+            error_class,
+            message,
+        )
+
+
+def _receive(pipe: Pipe, process: object, deadline: float) -> tuple[str, object]:
+    """The child's next message; a deadline or a dead child becomes a ``ReaderFailure``."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0 or not pipe.poll(remaining):
+        return "failed", ReaderFailure("DeadlineExceededError", "the connector missed its deadline", True)
+    try:
+        return pipe.recv()  # type: ignore[no-any-return]
+    except (EOFError, ConnectionResetError):
+        process.join(timeout=5)  # type: ignore[attr-defined]
+        code = process.exitcode  # type: ignore[attr-defined]
+        return "failed", ReaderFailure(
+            "ConnectorCrashed", f"the connector process died (exit code {code})", True
+        )
+
+
+def _stop(process: object) -> None:
+    if process.is_alive():  # type: ignore[attr-defined]
+        process.kill()  # type: ignore[attr-defined]
+    process.join(timeout=10)  # type: ignore[attr-defined]
+
+
+def _stream_record_type(registry: ConnectorRegistry, instance: InstanceConfig, stream: str) -> type | None:
+    """The declared record type of a stream (``None`` if the type declares no such stream)."""
+    for spec in registry.types[instance.type].streams:
+        if spec.name == stream:
+            return spec.record_type
+    return None

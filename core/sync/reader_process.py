@@ -1,0 +1,80 @@
+"""The isolated reader: a connector's ``read`` runs in a child process that holds no keys and no database.
+
+The child builds the connector from its configuration, sends each batch through a pipe and waits for the
+engine's acknowledgement before reading further, so at most one batch is in flight (bounded memory). The
+engine can kill the child at any moment — a hang in C code, a memory leak or a crash of the interpreter ends
+there — and resumes later from the last cursor it committed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from core.errors import MemberHubError, RetryableError
+from core.plugins.manager import build_plugin_manager
+from core.sync.registry import ConnectorRegistry, InstanceConfig
+
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+@dataclass(frozen=True)
+class ReaderSpec:
+    """Everything the child needs to rebuild the connector and read one stream."""
+
+    instance: InstanceConfig
+    stream: str | None
+    cursor: str | None = None
+    extra_plugins: Sequence[str] = ()
+    check_only: bool = False
+
+
+@dataclass(frozen=True)
+class ReaderFailure:
+    """Why a reader stopped: the error class and a PII-free one-line message."""
+
+    error_class: str
+    message: str
+    retryable: bool
+
+
+def start_reader(spec: ReaderSpec) -> tuple[Any, Connection]:
+    """Start the child process; returns it and the parent's end of the pipe."""
+    parent_end, child_end = _CONTEXT.Pipe(duplex=True)
+    process = _CONTEXT.Process(
+        target=_reader_main, args=(child_end, spec), daemon=True, name=f"reader:{spec.stream}"
+    )
+    process.start()
+    child_end.close()
+    return process, parent_end
+
+
+def _reader_main(pipe: Connection, spec: ReaderSpec) -> None:
+    connector = None
+    try:
+        manager = build_plugin_manager(extra_plugins=spec.extra_plugins)
+        registry = ConnectorRegistry.from_plugins(manager, {spec.instance.name: spec.instance})
+        connector = registry.build(spec.instance.name)
+        if spec.check_only or spec.stream is None:
+            pipe.send(("checked", connector.check()))
+            return
+        for batch in connector.read(spec.stream, spec.cursor):
+            pipe.send(("batch", batch))
+            if pipe.recv() != "more":
+                return
+        pipe.send(("done", None))
+    except BaseException as error:
+        pipe.send(("failed", describe_failure(error)))
+    finally:
+        if connector is not None:
+            connector.close()
+        pipe.close()
+
+
+def describe_failure(error: BaseException) -> ReaderFailure:
+    """Our own errors carry safe messages; a foreign exception's text may hold data, so only its class."""
+    message = str(error) if isinstance(error, MemberHubError) else "unexpected error inside the connector"
+    return ReaderFailure(type(error).__name__, message, isinstance(error, RetryableError))

@@ -1,0 +1,32 @@
+"""Where the engine puts records: the protocol the ingest pipeline implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Connection
+
+from core.records import CanonicalRecord
+from core.sync.dead_letters import Quarantined
+
+
+@dataclass(frozen=True)
+class SinkResult:
+    """What one batch did to the store: rows written (inserted or changed) and records refused."""
+
+    written: int
+    refused: Sequence[Quarantined] = field(default=())
+
+
+class RecordSink(Protocol):
+    """Stores canonical records idempotently inside the caller's transaction.
+
+    Implementations upsert by (source, external_id), ignore versions older than the stored
+    ``source_updated_at``, and refuse (never raise for) a record that fails the hub's validation.
+    """
+
+    def apply(self, conn: Connection, records: Sequence[CanonicalRecord]) -> SinkResult:
+        """Store one batch's records; the caller commits them together with the stream's cursor."""
+        ...

@@ -1,0 +1,84 @@
+"""``hub.toml``: hub-wide settings and connector instances, validated with errors naming file and key."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.errors import ConfigError
+from core.sync.registry import InstanceConfig
+
+_INSTANCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class _EngineSettings(BaseModel):
+    """The keys of a ``[connectors.<name>]`` table the engine reads; every other key belongs to the type."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str = Field(min_length=1)
+    enabled: bool = True
+    schedule: str | None = None
+    deadline_s: float = Field(default=900.0, gt=0, le=86_400)
+    lookback_s: float = Field(default=300.0, ge=0, le=86_400)
+    breaker_fail_max: int = Field(default=5, ge=1, le=1000)
+    breaker_reset_s: float = Field(default=60.0, gt=0, le=86_400)
+
+
+_ENGINE_KEYS = frozenset(_EngineSettings.model_fields)
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """The parsed ``hub.toml``."""
+
+    path: Path | None
+    connectors: dict[str, InstanceConfig] = field(default_factory=dict)
+    source_priority: tuple[str, ...] = ("console",)
+
+
+def load_hub_config(path: Path | None) -> HubConfig:
+    """Read and validate ``hub.toml``; a missing file means no connectors are configured."""
+    if path is None or not path.exists():
+        return HubConfig(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
+    hub = data.get("hub", {})
+    priority = hub.get("source_priority", ["console"])
+    if not isinstance(priority, list) or not all(isinstance(item, str) for item in priority):
+        raise ConfigError(f"{path}: hub.source_priority: must be a list of source names")
+    tables = data.get("connectors", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path}: connectors: must be a table of connector instances")
+    connectors = {name: _instance(path, name, table) for name, table in tables.items()}
+    return HubConfig(path, connectors, tuple(priority))
+
+
+def _instance(path: Path, name: str, table: Any) -> InstanceConfig:
+
+    if not re.match(_INSTANCE_NAME, name):
+        raise ConfigError(f"{path}: connectors.{name}: instance names use a-z, 0-9, '-' and '_' (max 64)")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: connectors.{name}: must be a table")
+    try:
+        engine = _EngineSettings.model_validate(table)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{path}: connectors.{name}.{key}: {first['msg']}") from None
+    settings = {key: value for key, value in table.items() if key not in _ENGINE_KEYS}
+    return InstanceConfig(
+        name=name,
+        settings=settings,
+        origin=str(path),
+        **engine.model_dump(),
+    )
