@@ -205,10 +205,7 @@ def enqueue_outbox(conn: Connection, row: dict[str, object]) -> bool:
 
 
 def due_outbox(conn: Connection, destination: str, now: datetime, limit: int) -> list[Row]:
-    """Pending messages of one destination whose next attempt is due, oldest first.
-
-    On PostgreSQL the rows are locked with SKIP LOCKED so parallel dispatchers never send one twice at once.
-    """
+    """Pending messages of one destination whose next attempt is due, oldest first."""
     query = (
         select(OUTBOX)
         .where(
@@ -217,9 +214,23 @@ def due_outbox(conn: Connection, destination: str, now: datetime, limit: int) ->
         .order_by(OUTBOX.c.id)
         .limit(limit)
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
     return list(conn.execute(query))
+
+
+def lease_outbox(
+    conn: Connection, message_id: int, seen_next_attempt_at: datetime, lease_until: datetime
+) -> bool:
+    """Claim one due message for delivery until ``lease_until``; ``False`` if another dispatcher got it.
+
+    A conditional update instead of a held row lock: no transaction stays open during the HTTP call, and a
+    dispatcher that dies mid-delivery simply lets the lease expire (the idempotency key absorbs the resend).
+    """
+    query = update(OUTBOX).where(
+        OUTBOX.c.id == message_id,
+        OUTBOX.c.status == "pending",
+        OUTBOX.c.next_attempt_at == seen_next_attempt_at,
+    )
+    return conn.execute(query.values(next_attempt_at=lease_until)).rowcount == 1
 
 
 def mark_outbox_delivered(conn: Connection, message_id: int, now: datetime) -> None:
