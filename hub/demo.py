@@ -27,9 +27,7 @@ def _generate(count: int, seed: int) -> Iterator[MemberProfile]:
     for index in range(count):
         last, last_kana, last_roman = fake.last_name_pair()
         female = rng.random() < 0.55
-        first, first_kana, first_roman = (
-            fake.first_name_female_pair() if female else fake.first_name_male_pair()
-        )
+        first, first_kana, first_roman = fake.first_name_female_pair() if female else fake.first_name_male_pair()
         yield MemberProfile(
             name=f"{last} {first}",
             kana=f"{last_kana} {first_kana}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -10,7 +11,7 @@ import httpx
 
 from connectors.example.client import ExampleClient
 from connectors.example.config import ExampleConfig
-from connectors.example.mapping import map_records
+from connectors.example.mapping import map_record, map_records
 from connectors.example.streams import STREAMS, ExampleStream
 from connectors.example.webhooks import WebhookVerifier, parse_delivery
 from connectors.example.writers import WRITERS
@@ -56,19 +57,32 @@ class ExampleConnector:
         return CheckResult(ok=True, message=f"reached {self.config.base_url.host}; token accepted")
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Batch]:
-        """Pages from ``cursor`` on; each batch's cursor is the last ``updated_at`` seen and the next page."""
+        """Pages from ``cursor`` on.
+
+        Between pages the cursor keeps the query's own ``updated_since`` with the next page token (a page token
+        belongs to the query that issued it); after the last page it moves to the newest ``updated_at`` seen.
+        """
         declared = self._stream(stream)
         position = StreamCursor.from_json(cursor)
+        since, high_water = position.updated_since, position.updated_since
         while True:
             page = self._client.list_page(
-                declared.path, updated_since=position.updated_since, cursor=position.page,
-                limit=self.config.page_size,
-            )  # fmt: skip
+                declared.path, updated_since=since, cursor=position.page, limit=self.config.page_size
+            )
             records = map_records(self.instance, page.items, declared.mapper)
-            position = StreamCursor(_high_water(records, position.updated_since), page.next_cursor)
+            high_water = _high_water(records, high_water)
+            position = StreamCursor(since, page.next_cursor) if page.next_cursor else StreamCursor(high_water)
             yield Batch(records, position.to_json())
             if page.next_cursor is None:
                 return
+
+    def map_raw(self, stream: str, raw: str) -> CanonicalRecord | Rejected:
+        """Map one stored raw object again (a dead letter being replayed after a fix)."""
+        try:
+            item = json.loads(raw)
+        except ValueError:
+            return Rejected(None, "stored payload is not JSON", raw)
+        return map_record(self.instance, item, self._stream(stream).mapper)
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> str:
         """Authenticate a delivery over its raw body; returns its delivery id."""

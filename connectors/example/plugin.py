@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connectors.example.config import ExampleConfig
 from connectors.example.connector import create_connector
+from connectors.example.streams import STREAMS
 from core.plugins import hookimpl
 from core.sync.contract import ConnectorType
 
@@ -13,6 +14,7 @@ EXAMPLE_CONNECTOR_TYPE = ConnectorType(
     config_model=ExampleConfig,
     factory=create_connector,
     secrets=("token_env", "webhook_secret_env"),
+    streams=tuple(stream.spec for stream in STREAMS.values()),
 )
 
 

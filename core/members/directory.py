@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import Engine, Row
+from sqlalchemy import Connection, Engine, Row
 
 from core.crypto.sealing import MEMBER_PII_FIELDS, MemberSealer, WrappedDataKey
 from core.errors import InvalidInputError, MemberErasedError, MemberNotFoundError
@@ -56,18 +56,21 @@ class MemberDirectory:
     def add_many(self, profiles: Sequence[MemberProfile]) -> list[UUID]:
         """Validate, encrypt and store many new members in one transaction; returns their ids."""
         valid = [profile.validated() for profile in profiles]
-        now = self.clock()
         with self.engine.begin() as conn:
-            numbers = self._unused_member_numbers(conn, len(valid))
-            member_rows, index_rows = [], []
-            for profile, number in zip(valid, numbers, strict=True):
-                member_id = new_id()
-                member_rows.append(self._sealed_row(member_id, profile, number, now))
-                index_rows.extend(
-                    {"index_name": index, "key_version": version, "digest": digest, "member_id": member_id}
-                    for index, version, digest in self.sealer.index_entries(profile.index_values(number))
-                )
-            repo.insert_members(conn, member_rows, index_rows)
+            return self.insert_validated(conn, valid, self.clock())
+
+    def insert_validated(self, conn: Connection, valid: Sequence[MemberProfile], now: datetime) -> list[UUID]:
+        """Encrypt and store already validated profiles in the caller's transaction; returns the new ids."""
+        numbers = self._unused_member_numbers(conn, len(valid))
+        member_rows, index_rows = [], []
+        for profile, number in zip(valid, numbers, strict=True):
+            member_id = new_id()
+            member_rows.append(self._sealed_row(member_id, profile, number, now))
+            index_rows.extend(
+                {"index_name": index, "key_version": version, "digest": digest, "member_id": member_id}
+                for index, version, digest in self.sealer.index_entries(profile.index_values(number))
+            )
+        repo.insert_members(conn, member_rows, index_rows)
         return [row["id"] for row in member_rows]  # type: ignore[misc]
 
     def erase(self, member_id: UUID) -> None:
@@ -165,13 +168,13 @@ class MemberDirectory:
             **columns,
         }
 
-    def _unused_member_numbers(self, conn: object, count: int) -> list[str]:
+    def _unused_member_numbers(self, conn: Connection, count: int) -> list[str]:
         numbers: list[str] = []
         while len(numbers) < count:
             fresh = list(dict.fromkeys(new_member_number() for _ in range(count - len(numbers))))
             fresh = [n for n in fresh if n not in numbers]
             digests = self.sealer.lookup_many("member_number", [normalize_member_number(n) for n in fresh])
-            taken = repo.existing_digests(conn, "member_number", digests)  # type: ignore[arg-type]
+            taken = repo.existing_digests(conn, "member_number", digests)
             numbers.extend(n for n, (_, d) in zip(fresh, digests, strict=True) if d not in taken)
         return numbers
 

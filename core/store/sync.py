@@ -35,9 +35,7 @@ def save_cursor(conn: Connection, connector: str, stream: str, cursor: str | Non
 # ── runs ───────────────────────────────────────────────────────────────────────────────────────────
 
 
-def start_run(
-    conn: Connection, connector: str, stream: str, lane: str, cursor: str | None, now: datetime
-) -> int:
+def start_run(conn: Connection, connector: str, stream: str, lane: str, cursor: str | None, now: datetime) -> int:
     """Record a run as running and return its id."""
     values = {
         "connector": connector,
@@ -168,9 +166,7 @@ def get_system_key(conn: Connection, name: str) -> Row | None:
 
 def insert_system_key(conn: Connection, name: str, kek_version: int, wrapped: bytes, now: datetime) -> None:
     """Store a new wrapped system key."""
-    conn.execute(
-        insert(SYSTEM_KEYS).values(name=name, kek_version=kek_version, wrapped_key=wrapped, created_at=now)
-    )
+    conn.execute(insert(SYSTEM_KEYS).values(name=name, kek_version=kek_version, wrapped_key=wrapped, created_at=now))
 
 
 def system_keys_to_rewrap(conn: Connection, primary_version: int) -> list[Row]:
@@ -178,9 +174,7 @@ def system_keys_to_rewrap(conn: Connection, primary_version: int) -> list[Row]:
     return list(conn.execute(select(SYSTEM_KEYS).where(SYSTEM_KEYS.c.kek_version != primary_version)))
 
 
-def replace_system_key(
-    conn: Connection, name: str, old_version: int, wrapped: bytes, new_version: int
-) -> bool:
+def replace_system_key(conn: Connection, name: str, old_version: int, wrapped: bytes, new_version: int) -> bool:
     """Store a re-wrapped system key unless it changed meanwhile."""
     query = update(SYSTEM_KEYS).where(SYSTEM_KEYS.c.name == name, SYSTEM_KEYS.c.kek_version == old_version)
     return conn.execute(query.values(wrapped_key=wrapped, kek_version=new_version)).rowcount == 1
@@ -208,18 +202,14 @@ def due_outbox(conn: Connection, destination: str, now: datetime, limit: int) ->
     """Pending messages of one destination whose next attempt is due, oldest first."""
     query = (
         select(OUTBOX)
-        .where(
-            OUTBOX.c.destination == destination, OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now
-        )
+        .where(OUTBOX.c.destination == destination, OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now)
         .order_by(OUTBOX.c.id)
         .limit(limit)
     )
     return list(conn.execute(query))
 
 
-def lease_outbox(
-    conn: Connection, message_id: int, seen_next_attempt_at: datetime, lease_until: datetime
-) -> bool:
+def lease_outbox(conn: Connection, message_id: int, seen_next_attempt_at: datetime, lease_until: datetime) -> bool:
     """Claim one due message for delivery until ``lease_until``; ``False`` if another dispatcher got it.
 
     A conditional update instead of a held row lock: no transaction stays open during the HTTP call, and a
@@ -244,9 +234,7 @@ def mark_outbox_delivered(conn: Connection, message_id: int, now: datetime) -> N
     conn.execute(update(OUTBOX).where(OUTBOX.c.id == message_id).values(**values))
 
 
-def mark_outbox_failed(
-    conn: Connection, message_id: int, *, error: str, next_attempt_at: datetime | None
-) -> None:
+def mark_outbox_failed(conn: Connection, message_id: int, *, error: str, next_attempt_at: datetime | None) -> None:
     """Record a failed attempt: retry at ``next_attempt_at``, or give up when it is ``None``."""
     values: dict[str, object] = {"attempts": OUTBOX.c.attempts + 1, "last_error": error[:500]}
     if next_attempt_at is None:
@@ -258,7 +246,16 @@ def mark_outbox_failed(
 
 def outbox_counts(conn: Connection) -> dict[tuple[str, str], int]:
     """Messages per (destination, status)."""
-    query = select(OUTBOX.c.destination, OUTBOX.c.status, func.count()).group_by(
-        OUTBOX.c.destination, OUTBOX.c.status
-    )
+    query = select(OUTBOX.c.destination, OUTBOX.c.status, func.count()).group_by(OUTBOX.c.destination, OUTBOX.c.status)
     return {(destination, status): int(n) for destination, status, n in conn.execute(query)}
+
+
+def outbox_destinations_due(conn: Connection, now: datetime) -> list[str]:
+    """Destinations with at least one message due now."""
+    query = (
+        select(OUTBOX.c.destination)
+        .where(OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now)
+        .distinct()
+        .order_by(OUTBOX.c.destination)
+    )
+    return list(conn.scalars(query))

@@ -112,6 +112,15 @@ class OutboundWriter(Protocol):
         ...
 
 
+@runtime_checkable
+class RawRecordMapper(Protocol):
+    """Optional capability: map one raw source object again, so a quarantined record can be replayed."""
+
+    def map_raw(self, stream: str, raw: str) -> CanonicalRecord | Rejected:
+        """The record for a raw object as the connector's ``read`` would have mapped it."""
+        ...
+
+
 ConnectorFactory = Callable[[str, Any, Mapping[str, str]], Connector]
 
 

@@ -7,12 +7,14 @@ deadline or crashes keeps every batch it committed; the next run resumes from th
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection as Pipe
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -31,6 +33,7 @@ from core.sync.registry import ConnectorRegistry, InstanceConfig
 from core.sync.sink import RecordSink
 
 log = get_logger(__name__)
+_POLL_S = 0.5
 Clock = Callable[[], datetime]
 
 
@@ -81,6 +84,11 @@ class SyncEngine:
         self.dead_letters = dead_letters
         self.extra_plugins = tuple(extra_plugins)
         self.clock = clock
+        self._stopping = threading.Event()
+
+    def request_stop(self) -> None:
+        """Ask running syncs to stop after the batch they are committing (graceful shutdown)."""
+        self._stopping.set()
 
     def run(self, instance: str, stream: str, *, full_refresh: bool = False) -> RunReport:
         """Run one stream once: incrementally from its cursor, or a full refresh in the backfill lane."""
@@ -100,17 +108,26 @@ class SyncEngine:
                 error_message=str(error),
             )
 
-    def run_many(self, jobs: Sequence[tuple[str, str]], *, workers: int = 4) -> list[RunReport]:
-        """Run several (instance, stream) jobs at once; one job's failure never affects another's."""
+    def run_many(
+        self,
+        jobs: Sequence[tuple[str, str]],
+        *,
+        full_refresh: bool = False,
+        workers: int = 4,
+        on_report: Callable[[RunReport], None] | None = None,
+    ) -> list[RunReport]:
+        """Run several (instance, stream) jobs at once; one job's failure or hang never affects another's."""
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
-            return list(pool.map(lambda job: self.run(*job), jobs))
+            futures = [pool.submit(self.run, name, stream, full_refresh=full_refresh) for name, stream in jobs]
+            for future in as_completed(futures):
+                if on_report:
+                    on_report(future.result())
+            return [future.result() for future in futures]
 
     def check(self, instance: str) -> CheckResult:
         """Run the connector's ``check`` in an isolated process with the instance's deadline."""
         config = self.registry.instance(instance)
-        process, pipe = start_reader(
-            ReaderSpec(config, None, extra_plugins=self.extra_plugins, check_only=True)
-        )
+        process, pipe = start_reader(ReaderSpec(config, None, extra_plugins=self.extra_plugins, check_only=True))
         try:
             kind, payload = _receive(pipe, process, time.monotonic() + config.deadline_s)
         finally:
@@ -167,9 +184,11 @@ class SyncEngine:
         deadline = time.monotonic() + run.instance.deadline_s
         try:
             while True:
-                kind, payload = _receive(pipe, process, deadline)
+                kind, payload = _receive(pipe, process, deadline, self._stopping)
                 if kind != "batch":
                     return None if kind == "done" else payload  # type: ignore[no-any-return]
+                if self._stopping.is_set():
+                    return ReaderFailure("Interrupted", "stopped by a shutdown; resumes from the last batch", True)
                 pipe.send("more")  # the child reads the next page while this batch is written
                 self._commit(run, payload)
         finally:
@@ -206,9 +225,7 @@ class SyncEngine:
             elif item.source != run.instance.name:
                 refused.append(Quarantined.from_record(item, "record names another source", "ForeignSource"))
             elif record_type is not None and not isinstance(item, record_type):
-                refused.append(
-                    Quarantined.from_record(item, "record type does not match the stream", "WrongType")
-                )
+                refused.append(Quarantined.from_record(item, "record type does not match the stream", "WrongType"))
             else:
                 records.append(item)
         return records, refused
@@ -217,13 +234,9 @@ class SyncEngine:
         with self.engine.begin() as conn:
             repo.save_cursor(conn, run.instance.name, run.state_key, None, self.clock())
 
-    def _finish(
-        self, run: _Run, status: str, error_class: str | None = None, message: str | None = None
-    ) -> RunReport:
+    def _finish(self, run: _Run, status: str, error_class: str | None = None, message: str | None = None) -> RunReport:
         with self.engine.begin() as conn:
-            repo.finish_run(
-                conn, run.run_id, status, self.clock(), error_class=error_class, error_message=message
-            )
+            repo.finish_run(conn, run.run_id, status, self.clock(), error_class=error_class, error_message=message)
         log.info(
             "sync run finished",
             connector=run.instance.name,
@@ -247,25 +260,26 @@ class SyncEngine:
         )
 
 
-def _receive(pipe: Pipe, process: object, deadline: float) -> tuple[str, object]:
-    """The child's next message; a deadline or a dead child becomes a ``ReaderFailure``."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0 or not pipe.poll(remaining):
-        return "failed", ReaderFailure("DeadlineExceededError", "the connector missed its deadline", True)
+def _receive(pipe: Pipe, process: Any, deadline: float, stopping: threading.Event | None = None) -> tuple[str, Any]:
+    """The child's next message; a deadline, a shutdown or a dead child becomes a ``ReaderFailure``."""
+    while not pipe.poll(min(_POLL_S, max(deadline - time.monotonic(), 0))):
+        if time.monotonic() >= deadline:
+            return "failed", ReaderFailure("DeadlineExceededError", "the connector missed its deadline", True)
+        if stopping is not None and stopping.is_set():
+            return "failed", ReaderFailure("Interrupted", "stopped by a shutdown; resumes from the last batch", True)
     try:
         return pipe.recv()  # type: ignore[no-any-return]
     except (EOFError, ConnectionResetError):
-        process.join(timeout=5)  # type: ignore[attr-defined]
-        code = process.exitcode  # type: ignore[attr-defined]
+        process.join(timeout=5)
         return "failed", ReaderFailure(
-            "ConnectorCrashed", f"the connector process died (exit code {code})", True
+            "ConnectorCrashed", f"the connector process died (exit {process.exitcode})", True
         )
 
 
-def _stop(process: object) -> None:
-    if process.is_alive():  # type: ignore[attr-defined]
-        process.kill()  # type: ignore[attr-defined]
-    process.join(timeout=10)  # type: ignore[attr-defined]
+def _stop(process: Any) -> None:
+    if process.is_alive():
+        process.kill()
+    process.join(timeout=10)
 
 
 def _stream_record_type(registry: ConnectorRegistry, instance: InstanceConfig, stream: str) -> type | None:

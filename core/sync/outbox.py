@@ -122,6 +122,12 @@ class OutboxDispatcher:
         log.info("outbox dispatched", destination=destination, count=report.delivered, status="done")
         return report
 
+    def dispatch_due(self, *, limit: int = 100) -> list[DispatchReport]:
+        """Dispatch every destination that has messages due."""
+        with self.engine.connect() as conn:
+            destinations = repo.outbox_destinations_due(conn, self.clock())
+        return self.dispatch_all(destinations, limit=limit)
+
     def dispatch_all(self, destinations: Sequence[str], *, limit: int = 100) -> list[DispatchReport]:
         """Dispatch every destination in parallel; a slow or failing one never holds up the others."""
         if not destinations:
@@ -131,15 +137,11 @@ class OutboxDispatcher:
 
     def _lease(self, row: Row, now: datetime) -> bool:
         with self.engine.begin() as conn:
-            return repo.lease_outbox(
-                conn, row.id, row.next_attempt_at, now + timedelta(seconds=self.policy.lease_s)
-            )
+            return repo.lease_outbox(conn, row.id, row.next_attempt_at, now + timedelta(seconds=self.policy.lease_s))
 
     def _deliver(self, writer: OutboundWriter, row: Row) -> str:
         payload = json.loads(self.sealer.open(row.payload_ct, owner=_owner(row.idempotency_key)))
-        message = OutboundMessage(
-            row.kind, row.idempotency_key, payload, str(row.member_id) if row.member_id else None
-        )
+        message = OutboundMessage(row.kind, row.idempotency_key, payload, str(row.member_id) if row.member_id else None)
         try:
             writer.deliver(message)
         except RetryableError as error:

@@ -36,9 +36,7 @@ def status() -> None:
 
 @app.command("rotate")
 def rotate(
-    index: Annotated[
-        bool, typer.Option("--index", help="Rotate the blind-index root key instead of the KEK.")
-    ] = False,
+    index: Annotated[bool, typer.Option("--index", help="Rotate the blind-index root key instead of the KEK.")] = False,
     batch_size: Annotated[int, typer.Option(min=1)] = 500,
 ) -> None:
     """Add a new key version and move every row onto it, online and resumably."""
@@ -66,9 +64,7 @@ def rotate(
 @app.command("retire")
 def retire(
     version: Annotated[int, typer.Argument(help="The old key version to remove from the ring.")],
-    index: Annotated[
-        bool, typer.Option("--index", help="Retire an index root version instead of a KEK.")
-    ] = False,
+    index: Annotated[bool, typer.Option("--index", help="Retire an index root version instead of a KEK.")] = False,
 ) -> None:
     """Remove an old key version; refused while any stored row still needs it."""
     with opened_hub() as hub:

@@ -36,12 +36,19 @@ def test_a_full_read_takes_one_request_per_page(sandbox, connector):
     assert sandbox.state.request_count() == 6
 
 
-def test_batch_cursors_carry_the_high_water_mark_and_the_next_page(connector):
+def test_cursors_keep_the_query_between_pages_and_the_high_water_mark_at_the_end(connector):
     batches = read_all(connector, "orders")
     middle, last = StreamCursor.from_json(batches[0].cursor), StreamCursor.from_json(batches[-1].cursor)
-    assert middle.page is not None and last.page is None
-    assert middle.updated_since == max(record.source_updated_at for record in batches[0].records)
+    assert middle.page is not None and middle.updated_since is None  # the page token's own query: a full read
+    assert last.page is None
     assert last.updated_since == max(record.source_updated_at for record in records_of(batches))
+
+
+def test_a_resumed_incremental_read_keeps_its_query_window_across_pages(connector):
+    start = StreamCursor.from_json(read_all(connector, "orders")[-1].cursor).for_new_run(timedelta(days=3650))
+    batches = read_all(connector, "orders", start.to_json())
+    assert len(batches) > 1
+    assert all(StreamCursor.from_json(b.cursor).updated_since == start.updated_since for b in batches[:-1])
 
 
 def test_a_cursor_moved_back_by_the_engines_lookback_rereads_exactly_the_window(connector):

@@ -133,9 +133,7 @@ def test_a_successful_probe_closes_the_circuit(breaker: CircuitBreaker, clock: F
     breaker.before_call()
 
 
-def test_a_failed_probe_opens_the_circuit_for_another_timeout(
-    breaker: CircuitBreaker, clock: FakeClock
-) -> None:
+def test_a_failed_probe_opens_the_circuit_for_another_timeout(breaker: CircuitBreaker, clock: FakeClock) -> None:
     fail(breaker, 3)
     clock.advance(60)
 

@@ -125,9 +125,7 @@ def test_retrying_stops_before_the_total_time_budget_is_spent(waits: list[float]
 
 
 @pytest.mark.parametrize("error", [httpx.ReadTimeout, httpx.ConnectTimeout, httpx.ConnectError])
-def test_timeouts_and_connection_errors_are_retried(
-    waits: list[float], error: type[httpx.TransportError]
-) -> None:
+def test_timeouts_and_connection_errors_are_retried(waits: list[float], error: type[httpx.TransportError]) -> None:
     wire = Wire(error, httpx.Response(200, json={"ok": True}))
 
     assert client_for(wire, waits).get_json("/orders") == {"ok": True}

@@ -1,0 +1,98 @@
+"""The embedded scheduler: ``hub run`` syncs every enabled instance on its ``schedule`` from ``hub.toml``.
+
+APScheduler runs the jobs in-process; each job is a normal engine run (connector isolated in its own process,
+stream lock held), so the CLI, this scheduler and the distributed workers share one code path.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from core.errors import ConfigError
+from core.logs import get_logger
+from core.sync.engine import SyncEngine
+from core.sync.registry import ConnectorRegistry
+
+log = get_logger(__name__)
+_EVERY = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_schedule(text: str, *, origin: str, instance: str) -> BaseTrigger:
+    """``every 5m`` / ``every 1h`` or a five-field crontab (``*/10 * * * *``), in Asia/Tokyo."""
+    match = _EVERY.match(text.strip())
+    if match:
+        amount, unit = int(match.group(1)), _UNITS[match.group(2)]
+        if amount <= 0:
+            raise ConfigError(f"{origin}: connectors.{instance}.schedule: the interval must be positive")
+        return IntervalTrigger(**{unit: amount})
+    try:
+        return CronTrigger.from_crontab(text, timezone="Asia/Tokyo")
+    except ValueError:
+        raise ConfigError(
+            f"{origin}: connectors.{instance}.schedule: write 'every 5m' or a crontab like '*/10 * * * *'"
+        ) from None
+
+
+def build_scheduler(
+    engine: SyncEngine,
+    registry: ConnectorRegistry,
+    *,
+    dispatch_outbox: Callable[[], object] | None = None,
+    outbox_every_s: int = 30,
+) -> BackgroundScheduler:
+    """A scheduler with one job per scheduled, enabled instance (all its streams) and the outbox dispatch."""
+    scheduler = BackgroundScheduler(timezone="Asia/Tokyo", job_defaults={"coalesce": True, "max_instances": 1})
+    if dispatch_outbox is not None:
+        scheduler.add_job(dispatch_outbox, IntervalTrigger(seconds=outbox_every_s), id="outbox", name="outbox")
+    for name, instance in sorted(registry.instances.items()):
+        if not instance.enabled or not instance.schedule:
+            continue
+        trigger = parse_schedule(instance.schedule, origin=instance.origin, instance=name)
+        streams = [spec.name for spec in registry.types[instance.type].streams]
+        jobs = [(name, stream) for stream in streams]
+        scheduler.add_job(
+            engine.run_many,
+            trigger,
+            args=[jobs],
+            id=name,
+            name=f"sync {name}",
+            misfire_grace_time=int(timedelta(minutes=5).total_seconds()),
+        )
+    return scheduler
+
+
+def run_until_stopped(
+    scheduler: BackgroundScheduler, engine: SyncEngine, on_start: Callable[[], None] | None = None
+) -> None:
+    """Run the scheduler until SIGTERM or SIGINT, then stop cleanly.
+
+    On a signal no new job starts; running syncs stop after the batch they are writing (its transaction
+    commits with its cursor), the connector processes are ended, and the process exits.
+    """
+    stopped = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("shutdown requested", status=signal.Signals(signum).name)
+        stopped.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        scheduler.start()
+        if on_start:
+            on_start()
+        stopped.wait()
+        engine.request_stop()
+        scheduler.shutdown(wait=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
