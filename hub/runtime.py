@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -11,12 +12,19 @@ from sqlalchemy import Engine
 from core.crypto.key_providers import KeyFileProvider, KeyProvider
 from core.crypto.keyring import KeyRing
 from core.crypto.sealing import MemberSealer
-from core.errors import KeyFileError, NotInitialisedError
+from core.errors import ConfigError, KeyFileError, NotInitialisedError
 from core.members.directory import MemberDirectory
 from core.members.erasure import ErasureLedger
 from core.members.keys import load_verified_ring
-from core.plugins.manager import plugin_manager
+from core.plugins.manager import build_plugin_manager, plugin_manager
 from core.store.database import create_hub_engine, require_current_schema, upgrade_database
+from core.sync.contract import OutboundWriter
+from core.sync.engine import SyncEngine
+from core.sync.ingest import StoreSink
+from core.sync.outbox import OutboxDispatcher
+from core.sync.payloads import PayloadSealer
+from core.sync.registry import ConnectorRegistry
+from hub.config import HubConfig, load_hub_config
 from hub.settings import HubSettings
 
 
@@ -29,10 +37,59 @@ class Hub:
     key_provider: KeyProvider
     ring: KeyRing
     members: MemberDirectory
+    extra_plugins: tuple[str, ...] = ()
 
     def close(self) -> None:
         """Release database connections."""
         self.engine.dispose()
+
+    @cached_property
+    def config(self) -> HubConfig:
+        """The validated ``hub.toml`` (no connectors when the file does not exist)."""
+        return load_hub_config(self.settings.config_file)
+
+    @cached_property
+    def registry(self) -> ConnectorRegistry:
+        """Connector types from the plugins, instances from ``hub.toml``."""
+        manager = build_plugin_manager(extra_plugins=self.extra_plugins)
+        registry = ConnectorRegistry.from_plugins(manager, self.config.connectors)
+        registry.validate_all()
+        return registry
+
+    @cached_property
+    def dead_letters(self) -> PayloadSealer:
+        """Seals and opens dead-letter payloads."""
+        return PayloadSealer(self.engine, self.ring, "dead_letters")
+
+    @cached_property
+    def outbox(self) -> PayloadSealer:
+        """Seals and opens outbox payloads."""
+        return PayloadSealer(self.engine, self.ring, "outbox")
+
+    @cached_property
+    def sink(self) -> StoreSink:
+        """Where synced records go."""
+        return StoreSink(self.members, source_priority=self.config.source_priority)
+
+    @cached_property
+    def dispatcher(self) -> OutboxDispatcher:
+        """Pushes outbox messages to each destination's writer (connectors built once, in-process)."""
+        writers: dict[str, OutboundWriter] = {}
+
+        def writer_for(destination: str) -> OutboundWriter:
+            if destination not in writers:
+                connector = self.registry.build(destination)
+                if not isinstance(connector, OutboundWriter):
+                    raise ConfigError(f"connector {destination!r} cannot receive outbound changes")
+                writers[destination] = connector
+            return writers[destination]
+
+        return OutboxDispatcher(self.engine, self.outbox, writer_for)
+
+    @cached_property
+    def sync(self) -> SyncEngine:
+        """The sync engine over this hub's store and connectors."""
+        return SyncEngine(self.engine, self.registry, self.sink, self.dead_letters, extra_plugins=self.extra_plugins)
 
 
 def key_provider_for(settings: HubSettings) -> KeyProvider:

@@ -23,6 +23,7 @@ class HubSettings:
     home: Path
     key_file: Path
     database_url: str
+    config_file: Path | None = None
 
     @property
     def erasure_ledger(self) -> Path:
@@ -36,8 +37,9 @@ class HubSettings:
 
 
 def load_settings() -> HubSettings:
-    """Settings from ``HUB_HOME``, ``HUB_KEY_FILE`` and ``HUB_DATABASE_URL``, else per-user directories."""
+    """Settings from ``HUB_HOME``, ``HUB_KEY_FILE``, ``HUB_DATABASE_URL`` and ``HUB_CONFIG`` (``hub.toml``)."""
     home = Path(os.environ.get("HUB_HOME") or platformdirs.user_data_dir(APP_NAME)).expanduser().resolve()
     key_file = os.environ.get("HUB_KEY_FILE") or Path(platformdirs.user_config_dir(APP_NAME)) / "keyring.json"
     database_url = os.environ.get("HUB_DATABASE_URL") or f"sqlite:///{home / 'hub.sqlite3'}"
-    return HubSettings(home=home, key_file=Path(key_file).expanduser().resolve(), database_url=database_url)
+    config_file = Path(os.environ.get("HUB_CONFIG") or home / "hub.toml").expanduser().resolve()
+    return HubSettings(home, Path(key_file).expanduser().resolve(), database_url, config_file)

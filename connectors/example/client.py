@@ -59,7 +59,7 @@ class ExampleClient:
                      "User-Agent": "memberhub-example-connector"},
             timeout=config.timeout_s,
             transport=transport,
-            policy=retry or RetryPolicy(),
+            policy=retry or RetryPolicy(max_attempts=config.max_attempts),
             rules=EXAMPLE_ERROR_RULES,
         )  # fmt: skip
 

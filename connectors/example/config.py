@@ -22,3 +22,4 @@ class ExampleConfig(BaseModel):
     )
     page_size: int = Field(100, ge=1, le=200, description="records per page (the API allows up to 200)")
     timeout_s: float = Field(10.0, gt=0, le=120, description="deadline of one HTTP request, in seconds")
+    max_attempts: int = Field(6, ge=1, le=20, description="tries per request, with backoff, before giving up")

@@ -23,9 +23,13 @@ _POSTAL_CODE = re.compile(r"^〒?\s*(\d{3})-?(\d{4})$")
 
 @dataclass(frozen=True)
 class MemberProfile:
-    """Personal data of one member. Phone numbers are kept in E.164, postal codes as ``123-4567``."""
+    """Personal data of one member. Phone numbers are kept in E.164, postal codes as ``123-4567``.
 
-    name: str
+    ``name`` is ``None`` only for members created from source records (a purchase can name a customer
+    whose profile arrives later); members entered by hand always have one.
+    """
+
+    name: str | None
     kana: str | None = None
     email: str | None = None
     phone: str | None = None
@@ -34,10 +38,13 @@ class MemberProfile:
     birthday: date | None = None
     notes: str | None = None
 
-    def validated(self) -> MemberProfile:
-        """A copy with every field checked and put in its canonical form; raises ``InvalidInputError``."""
-        name = unicodedata.normalize("NFKC", self.name or "").strip()
-        if not name:
+    def validated(self, *, require_name: bool = True) -> MemberProfile:
+        """A copy with every field checked and put in its canonical form; raises ``InvalidInputError``.
+
+        ``require_name=False`` accepts a profile without a name, as a source system may send one.
+        """
+        name = _clean(self.name)
+        if not name and require_name:
             raise InvalidInputError("a member needs a name")
         email = self.email.strip() if self.email else None
         if email:
@@ -75,7 +82,7 @@ class MemberProfile:
         """Normalised values for each blind index."""
         return {
             "member_number": normalize_member_number(member_number),
-            "name": normalize_name(self.name),
+            "name": normalize_name(self.name) if self.name else None,
             "kana": normalize_kana(self.kana) if self.kana else None,
             "email": normalize_email(self.email) if self.email else None,
             "phone": self.phone,
@@ -87,7 +94,7 @@ class MemberProfile:
         address = json.loads(fields["address"]) if fields.get("address") else {}
         birthday = fields.get("birthday")
         return cls(
-            name=fields["name"] or "",
+            name=fields.get("name"),
             kana=fields.get("kana"),
             email=fields.get("email"),
             phone=fields.get("phone"),

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from operator import itemgetter
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Dialect, Row, Table, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core.store.models import HubMeta, Member, MemberSearchIndex
+from core.store.models import HubMeta, Member, MemberFieldSource, MemberSearchIndex
 
 MEMBERS = Member.__table__
 SEARCH = MemberSearchIndex.__table__
 META = HubMeta.__table__
+FIELD_SOURCES = MemberFieldSource.__table__
 PII_COLUMNS = tuple(c.name for c in MEMBERS.columns if c.name.endswith("_ct"))
 _LOOKUP_CHUNK = 500
 
@@ -22,11 +25,66 @@ _LOOKUP_CHUNK = 500
 def insert_members(
     conn: Connection, members: Sequence[dict[str, object]], index_rows: Sequence[dict[str, object]]
 ) -> None:
-    """Insert sealed member rows and their blind-index rows in the caller's transaction."""
-    if members:
-        conn.execute(insert(MEMBERS), list(members))
-    if index_rows:
-        conn.execute(insert(SEARCH), list(index_rows))
+    """Insert sealed member rows and their blind-index rows in the caller's transaction.
+
+    The bulk path of every import, so the rows go to the driver's executemany as tuples: a Core insert with
+    dict parameters spends about 10 ms more per 1,000 members (docs/benchmarks.md). Each value still passes
+    through its column's own SQLAlchemy bind processor, so what is stored is exactly what Core writes.
+    """
+    _insert_rows(conn, cast(Table, MEMBERS), members)
+    _insert_rows(conn, cast(Table, SEARCH), index_rows)
+
+
+def _insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, object]]) -> None:
+    """Insert dict rows, all with the keys of the first one, as one executemany of tuples.
+
+    Rows the tuple path cannot take go through a Core insert, which fills Python-side defaults of missing
+    columns and raises its usual errors for a value it cannot bind (a naive timestamp, a missing key).
+    """
+    if not rows:
+        return
+    names = list(rows[0])
+    try:
+        parameters = _driver_parameters(conn.dialect, table, names, rows)
+    except Exception:  # nothing has been sent yet: let Core do it and report the problem its way
+        parameters = None
+    if parameters is None:
+        conn.execute(insert(table), list(rows))
+    else:
+        conn.exec_driver_sql(_insert_statement(conn, table, names), parameters)
+
+
+def _driver_parameters(
+    dialect: Dialect, table: Table, names: Sequence[str], rows: Sequence[dict[str, object]]
+) -> list[tuple[object, ...]] | None:
+    """One tuple per row, each value converted by its column's bind processor; ``None`` if Core is needed."""
+    if any(column.default is not None for column in table.columns if column.name not in names):
+        return None
+    columns = []
+    for name in names:
+        values = list(map(itemgetter(name), rows))
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        columns.append(values if process is None else _bound_values(values, process))
+    return list(zip(*columns, strict=True))
+
+
+def _bound_values(values: list[object], process: Callable[[Any], Any]) -> list[object]:
+    """``process`` applied to every value, once per distinct value.
+
+    A batch repeats its values: one timestamp in every row, each member id in five index rows, and
+    converting a timestamp for SQLite costs about 2 µs. Equal values convert to equal stored forms.
+    """
+    converted = {value: process(value) for value in set(values)}
+    return list(map(converted.__getitem__, values))
+
+
+def _insert_statement(conn: Connection, table: Table, names: Sequence[str]) -> str:
+    # Not COPY on PostgreSQL, although it is 25% faster here: COPY bypasses SQLAlchemy's statement log.
+    quote = conn.dialect.identifier_preparer.quote
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"  # sqlite3; psycopg takes %s with tuples
+    columns = ", ".join(quote(name) for name in names)
+    markers = ", ".join([marker] * len(names))
+    return f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({markers})"  # noqa: S608 - the table's own names
 
 
 def fetch_member(conn: Connection, member_id: UUID) -> Row | None:
@@ -74,8 +132,9 @@ def existing_digests(conn: Connection, index_name: str, digests: Sequence[tuple[
 
 
 def erase_member(conn: Connection, member_id: UUID, now: datetime) -> bool:
-    """Destroy a member's data key, ciphertexts and blind-index rows; ``False`` if already erased."""
+    """Destroy a member's data key, ciphertexts, blind-index rows and field provenance; ``False`` if erased."""
     conn.execute(delete(SEARCH).where(SEARCH.c.member_id == member_id))
+    conn.execute(delete(FIELD_SOURCES).where(FIELD_SOURCES.c.member_id == member_id))
     cleared = dict.fromkeys(PII_COLUMNS)
     result = conn.execute(
         update(MEMBERS)

@@ -476,3 +476,50 @@ class CircuitBreakerState(Base):
     next_probe_at: Mapped[datetime | None]
     last_error_class: Mapped[str | None] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MemberFieldSource(Base):
+    """Which source set one profile field of a member, and that source's ``source_updated_at``.
+
+    The state of the per-field merge (DESIGN §4 conflicts): an incoming value replaces the stored one only if
+    its source ranks higher, or ranks the same and is newer.
+    """
+
+    __tablename__ = "member_field_sources"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(24), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    source_updated_at: Mapped[datetime]
+
+
+class ConsentEvent(Base):
+    """A marketing subscribe or unsubscribe as a source reported it; the latest per channel is the consent."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_consent_events_member_id_channel_changed_at", "member_id", "channel", "changed_at"),
+        _one_of("channel", ("email", "sms", "post")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(16))
+    subscribed: Mapped[bool]
+    changed_at: Mapped[datetime]
+    source_updated_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """A webhook delivery already accepted, so a redelivery of the same id is recognised and dropped."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("connector", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connector: Mapped[str] = mapped_column(String(64))
+    delivery_id: Mapped[str] = mapped_column(String(255))
+    received_at: Mapped[datetime]

@@ -63,10 +63,19 @@ class ConnectorRegistry:
     def build(self, name: str) -> Connector:
         """A ready connector for an instance: settings validated, secrets read from their variables."""
         instance = self.instance(name)
-        connector_type = self._type_of(instance)
+        config, secrets = self._resolved(instance)
+        return self._type_of(instance).factory(instance.name, config, secrets)
+
+    def validate_all(self) -> None:
+        """Validate every enabled instance's settings and secrets now, so a broken file fails at start-up."""
+        for instance in self.instances.values():
+            if instance.enabled:
+                self._resolved(instance)
+
+    def _resolved(self, instance: InstanceConfig) -> tuple[Any, dict[str, str]]:
         config = self.validated_settings(instance)
-        secrets = {key: _secret(instance, key, getattr(config, key)) for key in connector_type.secrets}
-        return connector_type.factory(instance.name, config, secrets)
+        keys = self._type_of(instance).secrets
+        return config, {key: _secret(instance, key, getattr(config, key)) for key in keys}
 
     def validated_settings(self, instance: InstanceConfig) -> Any:
         """The instance's settings parsed by its type's config model."""

@@ -11,10 +11,11 @@ import typer
 from core.errors import MemberHubError
 from core.logs import configure_logging
 from core.store.database import database_revision, upgrade_database
-from hub.cli import keys, members
-from hub.cli.common import console, err_console
+from hub.cli import keys, members, sync
+from hub.cli.common import console, err_console, opened_hub
 from hub.demo import demo_profiles
 from hub.runtime import connect_database, init_hub
+from hub.scheduler import build_scheduler, run_until_stopped
 from hub.settings import load_settings
 
 app = typer.Typer(help="MemberHub: the encrypted member hub of your loyalty program.", no_args_is_help=True)
@@ -22,6 +23,11 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(members.app, name="members")
 app.add_typer(keys.app, name="keys")
+app.add_typer(sync.connectors_app, name="connectors")
+app.add_typer(sync.deadletters_app, name="deadletters")
+app.add_typer(sync.outbox_app, name="outbox")
+app.command("sync")(sync.sync)
+app.command("runs")(sync.runs)
 
 
 @app.command("init")
@@ -33,6 +39,16 @@ def init() -> None:
     console.print(f"data directory: {settings.home}")
     console.print(f"key file:       {settings.key_file} ({'created' if created else 'kept'})")
     console.print("[green]hub ready[/]")
+
+
+@app.command("run")
+def run() -> None:
+    """Run the embedded scheduler: every scheduled connector and the outbox, until SIGTERM or Ctrl-C."""
+    with opened_hub() as hub:
+        scheduler = build_scheduler(hub.sync, hub.registry, dispatch_outbox=hub.dispatcher.dispatch_due)
+        names = ", ".join(job.name for job in scheduler.get_jobs()) or "nothing scheduled"
+        run_until_stopped(scheduler, hub.sync, on_start=lambda: console.print(f"scheduler running: {names}"))
+    console.print("scheduler stopped")
 
 
 @db_app.command("upgrade")
@@ -60,17 +76,13 @@ def demo(
         shown = hub.members.recent(limit=15)
     finally:
         hub.close()
-    console.print(
-        members.member_list_table(shown, title=f"{count} demo members (15 newest shown, contacts masked)")
-    )
+    console.print(members.member_list_table(shown, title=f"{count} demo members (15 newest shown, contacts masked)"))
     console.print("try: [bold]hub members search 090-…[/] or [bold]hub members show <member number>[/]")
 
 
 def main() -> None:
     """Entry point: run the CLI and turn MemberHub errors into one line and an exit code."""
-    configure_logging(
-        json=os.environ.get("HUB_LOG_FORMAT") == "json", level=os.environ.get("HUB_LOG_LEVEL", "WARNING")
-    )
+    configure_logging(json=os.environ.get("HUB_LOG_FORMAT") == "json", level=os.environ.get("HUB_LOG_LEVEL", "WARNING"))
     try:
         app()
     except MemberHubError as error:

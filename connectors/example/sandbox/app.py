@@ -114,6 +114,8 @@ class _ExampleApi:
         return JSONResponse(stored.body, status_code=stored.status, headers=headers)
 
     async def _gate(self, request: Request) -> Response | None:
+        if self.state.latency_s:
+            await asyncio.sleep(self.state.latency_s)
         fault = self.state.take_fault(BEFORE_AUTH, request.url.path)
         if fault is not None:
             return await self._gateway_fault(fault)

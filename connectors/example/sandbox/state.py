@@ -68,6 +68,8 @@ class SandboxState:
     token: str = "sandbox-token"  # noqa: S105 - the emulator's published test credentials
     webhook_secret: str = "sandbox-webhook-secret"  # noqa: S105
     rate_limit: RateLimit | None = field(default_factory=RateLimit)
+    latency_s: float = 0.0
+    """Added to every request, like a real API's round trip (crash tests use it to stretch a sync)."""
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
     requests: list[LoggedRequest] = field(default_factory=list)
@@ -122,6 +124,11 @@ class SandboxState:
             return copy.deepcopy(row)
 
     # ── fault injection ────────────────────────────────────────────────────────────────────────────
+
+    def clear_faults(self) -> None:
+        """Drop every queued fault: the API has recovered."""
+        with self._lock:
+            self._faults.clear()
 
     def fail_next(self, n: int, status: int = 503, *, path: str | None = None) -> None:
         """Answer the next ``n`` requests (under ``path``) with ``status`` and a JSON error body."""

@@ -1,0 +1,167 @@
+"""The ingest pipeline: canonical records into the encrypted store, with exactly-once effect (DESIGN §4).
+
+``StoreSink`` is the ``RecordSink`` the sync engine writes every batch through, inside the transaction that
+also commits the stream's cursor. It works at batch grain, in this order: keep the newest version of each
+key; refuse what fails validation (quarantined, the rest goes on); merge profiles into members; resolve the
+customers other records name (creating placeholder members); write purchases, inquiries, surveys and
+consent. Every step is a few bulk selects and one executemany per statement, never a query per record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import Connection
+
+from core.errors import InvalidInputError
+from core.members.directory import MemberDirectory
+from core.members.profile import MemberProfile
+from core.records import CanonicalRecord, ConsentChange, Inquiry, Profile, Purchase, SurveyResponse
+from core.store import records as repo
+from core.store.records import Key
+from core.sync.dead_letters import Quarantined
+from core.sync.ingest_activity import ActivityWriter
+from core.sync.ingest_members import OPERATOR_SOURCE, MemberResolver, SourceRanking
+from core.sync.sink import SinkResult
+
+__all__ = ["OPERATOR_SOURCE", "StoreSink"]
+
+Clock = Callable[[], datetime]
+_SKU_MAX = 128  # purchase_lines.sku is String(128); PostgreSQL would fail the whole batch on a longer one
+_INT_MAX = 2**31 - 1
+
+
+class StoreSink:
+    """Stores canonical records idempotently; profiles merge per field under ``source_priority``.
+
+    ``source_priority`` lists sources from most to least trusted (unlisted sources rank below every listed
+    one, equal among themselves); between equal ranks the newer ``source_updated_at`` wins. ``written``
+    counts members created (placeholders included) or changed, purchases, lines, adjustments, inquiries,
+    messages, survey responses and consent events; the source links, field provenance and blind-index rows
+    that go with them are not counted.
+    """
+
+    def __init__(
+        self,
+        directory: MemberDirectory,
+        *,
+        source_priority: Sequence[str] = (OPERATOR_SOURCE,),
+        clock: Clock | None = None,
+    ) -> None:
+        self.directory = directory
+        self.ranking = SourceRanking(tuple(source_priority))
+        self.clock = clock or directory.clock
+
+    def apply(self, conn: Connection, records: Sequence[CanonicalRecord]) -> SinkResult:
+        """Store one batch in the caller's transaction; returns rows inserted or changed and records refused."""
+        now = self.clock()
+        batch = _SortedBatch.of(records)
+        repo.lock_sources(conn, {record.source for record in batch.accepted})
+        members = MemberResolver(self.directory, self.ranking, now)
+        written, known = members.write_profiles(conn, batch.profiles)
+        customers, placeholders = members.resolve_customers(conn, batch.customer_keys(), known)
+        activity = ActivityWriter(conn, self.directory.sealer, customers, now)
+        activity.load_ciphers(batch.members_sealed_for(customers))
+        written += placeholders
+        written += activity.purchases(batch.purchases)
+        written += activity.inquiries(batch.inquiries)
+        written += activity.survey_responses(batch.surveys)
+        written += activity.consent_changes(batch.consents)
+        return SinkResult(written, tuple(batch.refused))
+
+
+@dataclass
+class _SortedBatch:
+    """A batch reduced to the newest valid version of each record, sorted by kind."""
+
+    profiles: list[tuple[Profile, MemberProfile]] = field(default_factory=list)
+    purchases: list[Purchase] = field(default_factory=list)
+    inquiries: list[Inquiry] = field(default_factory=list)
+    surveys: list[SurveyResponse] = field(default_factory=list)
+    consents: list[ConsentChange] = field(default_factory=list)
+    refused: list[Quarantined] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, records: Sequence[CanonicalRecord]) -> _SortedBatch:
+        batch = cls()
+        for record in _newest_versions(records):
+            try:
+                batch._add(record)
+            except InvalidInputError as error:
+                batch.refused.append(Quarantined.from_record(record, str(error), type(error).__name__))
+        return batch
+
+    def _add(self, record: CanonicalRecord) -> None:
+        if isinstance(record, Profile):
+            self.profiles.append((record, _member_profile(record)))
+        elif isinstance(record, Purchase):
+            _check_purchase(record)
+            self.purchases.append(record)
+        elif isinstance(record, Inquiry):
+            self.inquiries.append(record)
+        elif isinstance(record, SurveyResponse):
+            self.surveys.append(record)
+        elif isinstance(record, ConsentChange):
+            self.consents.append(record)
+        else:
+            raise InvalidInputError(f"unsupported record type {type(record).__name__}")
+
+    @property
+    def accepted(self) -> list[CanonicalRecord]:
+        """Every record that goes on to the store."""
+        return [*(p for p, _ in self.profiles), *self.purchases, *self.inquiries, *self.surveys, *self.consents]
+
+    def customer_keys(self) -> set[Key]:
+        """(source, customer id) of every record that names a customer."""
+        keys = {(p.source, p.customer_external_id) for p in self.purchases if p.customer_external_id}
+        return keys | {(r.source, r.customer_external_id) for r in self._customer_records()}
+
+    def members_sealed_for(self, customers: dict[Key, UUID]) -> list[UUID]:
+        """Members whose data key seals some text of this batch (inquiries and surveys)."""
+        sealing: list[Inquiry | SurveyResponse] = [*self.inquiries, *self.surveys]
+        return [customers[(r.source, r.customer_external_id)] for r in sealing]
+
+    def _customer_records(self) -> list[Inquiry | SurveyResponse | ConsentChange]:
+        return [*self.inquiries, *self.surveys, *self.consents]
+
+
+def _newest_versions(records: Sequence[CanonicalRecord]) -> list[CanonicalRecord]:
+    """One record per (kind, source, external_id): the newest; of equal versions, the first seen.
+
+    PostgreSQL refuses to touch one row twice in a statement, and an older version must lose anyway.
+    """
+    newest: dict[tuple[type, str, str], CanonicalRecord] = {}
+    for record in records:
+        key = (type(record), record.source, record.external_id)
+        kept = newest.get(key)
+        if kept is None or record.source_updated_at > kept.source_updated_at:
+            newest[key] = record
+    return list(newest.values())
+
+
+def _member_profile(record: Profile) -> MemberProfile:
+    """The record's personal data in canonical form; ``InvalidInputError`` names the bad field, not its value."""
+    profile = MemberProfile(
+        name=record.name,
+        kana=record.kana,
+        email=record.email,
+        phone=record.phone,
+        postal_code=record.postal_code,
+        address=record.address,
+        birthday=record.birthday,
+    )
+    return profile.validated(require_name=False)
+
+
+def _check_purchase(record: Purchase) -> None:
+    """Refuse what the schema cannot hold, so one bad record never fails its whole batch."""
+    numbers = [line.line_no for line in record.lines]
+    if len(set(numbers)) != len(numbers):
+        raise InvalidInputError("purchase has two lines with the same line number")
+    if any(line.sku and len(line.sku) > _SKU_MAX for line in record.lines):
+        raise InvalidInputError(f"SKU longer than {_SKU_MAX} characters")
+    if any(max(line.line_no, line.quantity) > _INT_MAX for line in record.lines):
+        raise InvalidInputError("line number or quantity out of range")

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from connectors.example.sandbox import SandboxServer
+
+pytestmark = pytest.mark.slow
+
+
+def _write_config(hub_cli, text: str) -> None:
+    hub_cli.home.mkdir(parents=True, exist_ok=True)
+    (hub_cli.home / "hub.toml").write_text(text, encoding="utf-8")
+
+
+def test_sync_from_hub_toml_then_runs_and_connectors_list(hub_cli):
+    hub_cli("init")
+    with SandboxServer(customers=12, orders=20) as sandbox:
+        hub_cli.env |= {"SHOP_TOKEN": sandbox.token, "SHOP_HOOKS": "s3cret"}
+        _write_config(hub_cli, f"""
+[hub]
+source_priority = ["console", "tokyo"]
+
+[connectors.tokyo]
+type = "example"
+schedule = "every 5m"
+base_url = "{sandbox.url}"
+token_env = "SHOP_TOKEN"
+webhook_secret_env = "SHOP_HOOKS"
+""")
+        listed = hub_cli("connectors", "list").stdout
+        assert "tokyo" in listed and "customers, orders" in listed and "every 5m" in listed
+        assert "yes" in hub_cli("connectors", "check").stdout
+        summary = hub_cli("sync").stdout
+    assert "succeeded" in summary and "20" in summary and "12" in summary
+    runs = hub_cli("runs").stdout
+    assert runs.count("succeeded") == 2
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[connectors.a]\ntype = "nosuch"\n', "connectors.a.type: unknown connector type 'nosuch'"),
+        ('[connectors.a]\ntype = "example"\nbase_url = "http://127.0.0.1:9"\ntoken_env = "MISSING_VAR_X"\n'
+         'webhook_secret_env = "MISSING_VAR_Y"\n', "environment variable MISSING_VAR_X is not set"),
+        ('[connectors.a]\ntype = "example"\ndeadline_s = "soon"\n', "connectors.a.deadline_s"),
+        ('[connectors.a]\ntype = "example"\nbase_url = 42\ntoken_env = "X"\n', "connectors.a.base_url"),
+        ("[connectors.a\n", "not valid TOML"),
+    ],
+)
+def test_a_broken_hub_toml_gives_one_clear_line(hub_cli, toml, message):
+    hub_cli("init")
+    _write_config(hub_cli, toml)
+    result = hub_cli("connectors", "check", ok=False)
+    assert result.returncode == 2
+    assert message in result.stderr and "hub.toml" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
