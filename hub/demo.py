@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
+import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 from faker import Faker
 
@@ -48,3 +51,25 @@ def _mobile_number(rng: random.Random) -> str:
         except InvalidInputError:
             continue
         return number
+
+
+DEMO_INSTANCE = "demo-shop"
+_DEMO_TOKEN_ENV = "MEMBERHUB_DEMO_SHOP_TOKEN"  # noqa: S105 - a variable name, not a secret
+_DEMO_SECRET_ENV = "MEMBERHUB_DEMO_SHOP_WEBHOOK_SECRET"  # noqa: S105
+
+
+def demo_shop_config(sandbox_url: str, path: Path) -> Path:
+    """Write a ``hub.toml`` with one example-connector instance pointed at a running sandbox."""
+    path.write_text(
+        f'[hub]\nsource_priority = ["console", "{DEMO_INSTANCE}"]\n\n'
+        f'[connectors.{DEMO_INSTANCE}]\ntype = "example"\nbase_url = "{sandbox_url}"\n'
+        f'token_env = "{_DEMO_TOKEN_ENV}"\nwebhook_secret_env = "{_DEMO_SECRET_ENV}"\npage_size = 50\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def demo_shop_environment(token: str) -> None:
+    """Export the sandbox's credentials under the variable names the demo ``hub.toml`` names."""
+    os.environ[_DEMO_TOKEN_ENV] = token
+    os.environ.setdefault(_DEMO_SECRET_ENV, secrets.token_urlsafe(24))

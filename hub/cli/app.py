@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from connectors.example.sandbox import SandboxServer
 from core.errors import MemberHubError
 from core.logs import configure_logging
 from core.store.database import database_revision, upgrade_database
 from hub.cli import keys, members, sync
 from hub.cli.common import console, err_console, opened_hub
-from hub.demo import demo_profiles
+from hub.demo import DEMO_INSTANCE, demo_profiles, demo_shop_config, demo_shop_environment
 from hub.runtime import connect_database, init_hub
 from hub.scheduler import build_scheduler, run_until_stopped
 from hub.settings import load_settings
@@ -67,17 +71,28 @@ def db_upgrade() -> None:
 def demo(
     count: Annotated[int, typer.Option("--members", min=1, help="How many demo members to seed.")] = 300,
 ) -> None:
-    """Initialise the hub, seed realistic Japanese members (once) and show some of them."""
-    hub, _ = init_hub(load_settings())
-    try:
-        existing = hub.members.count()
-        if existing < count:
-            hub.members.add_many(demo_profiles(count)[existing:])
-        shown = hub.members.recent(limit=15)
-    finally:
-        hub.close()
-    console.print(members.member_list_table(shown, title=f"{count} demo members (15 newest shown, contacts masked)"))
-    console.print("try: [bold]hub members search 090-…[/] or [bold]hub members show <member number>[/]")
+    """Initialise the hub, seed Japanese members once, then sync a sandbox shop through the engine."""
+    settings = load_settings()
+    with tempfile.TemporaryDirectory() as scratch, SandboxServer(customers=120, orders=400) as shop:
+        demo_shop_environment(shop.token)
+        settings = replace(settings, config_file=demo_shop_config(shop.url, Path(scratch) / "hub.toml"))
+        hub, _ = init_hub(settings)
+        try:
+            existing = hub.members.count()
+            if existing < count:
+                hub.members.add_many(demo_profiles(count)[existing:])
+            jobs = [(DEMO_INSTANCE, "customers"), (DEMO_INSTANCE, "orders")]
+            with console.status("syncing the sandbox shop (connector in its own process)…"):
+                reports = hub.sync.run_many(jobs)
+            shown = hub.members.recent(limit=10)
+            total = hub.members.count()
+        finally:
+            hub.close()
+    console.print(members.member_list_table(shown, title=f"{total} members (10 newest shown, contacts masked)"))
+    console.print(sync.summary_table(reports, title="sandbox shop sync"))
+    console.print(
+        "try: [bold]hub members search 090-…[/], [bold]hub members show <member number>[/], [bold]hub runs[/]"
+    )
 
 
 def main() -> None:

@@ -74,7 +74,7 @@ def sync(
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task(f"syncing {len(jobs)} stream(s)", total=len(jobs))
             reports = hub.sync.run_many(jobs, full_refresh=full_refresh, on_report=lambda _: bar.advance(task))
-    console.print(_runs_table([_report_row(r) for r in reports], title="sync summary"))
+    console.print(summary_table(reports, title="sync summary"))
     if any(report.status in ("failed", "partial") for report in reports):
         raise typer.Exit(1)
 
@@ -163,6 +163,11 @@ def _jobs(hub: Hub, instance: str | None, stream: str | None) -> list[tuple[str,
             raise ConfigError(f"connector {name!r} has no stream {stream!r} (streams: {', '.join(declared)})")
         jobs.extend((name, s) for s in ([stream] if stream else declared))
     return jobs
+
+
+def summary_table(reports: list[RunReport], *, title: str) -> Table:
+    """One row per run report."""
+    return _runs_table([_report_row(report) for report in reports], title=title)
 
 
 def _report_row(report: RunReport) -> tuple[str, ...]:

@@ -124,8 +124,10 @@ def test_another_hubs_key_file_is_refused_as_the_wrong_key(hub_cli, tmp_path):
     assert "does not belong to this database" in result.stderr and "田中" not in result.stderr
 
 
-def test_demo_seeds_members_once_and_shows_them(hub_cli):
+def test_demo_seeds_members_once_syncs_the_sandbox_shop_and_shows_them(hub_cli):
     first = hub_cli("demo", "--members", "40").stdout
-    assert "40 demo members" in first and "***@" in first
-    hub_cli("demo", "--members", "40")
+    total = re.search(r"(\d+) members \(10 newest", first).group(1)
+    assert int(total) > 40 and "***@" in first and first.count("succeeded") == 2
+    second = hub_cli("demo", "--members", "40").stdout
+    assert f"{total} members (10 newest" in second  # seeding and syncing again create nobody new
     assert "KEK" in hub_cli("keys", "status").stdout
