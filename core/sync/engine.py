@@ -168,7 +168,8 @@ class SyncEngine:
             if lane == "backfill":
                 self._reset_backfill(run)
             return self._finish(run, "succeeded")
-        breaker.record_failure(failure.error_class)
+        if failure.error_class != "Interrupted":  # a shutdown says nothing about the connector's health
+            breaker.record_failure(failure.error_class)
         status = "partial" if run.read else "failed"
         return self._finish(run, status, failure.error_class, failure.message)
 

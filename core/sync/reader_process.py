@@ -9,6 +9,7 @@ there — and resumes later from the last cursor it committed.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -42,17 +43,25 @@ class ReaderFailure:
 
 
 def start_reader(spec: ReaderSpec) -> tuple[Any, Connection]:
-    """Start the child process; returns it and the parent's end of the pipe."""
+    """Start the child process; returns it and the parent's end of the pipe.
+
+    SIGINT is blocked while the child starts and ignored inside it: a Ctrl-C reaches the whole process group,
+    and it is the engine's to handle (stop after the current batch), not a connector failure.
+    """
     parent_end, child_end = _CONTEXT.Pipe(duplex=True)
-    process = _CONTEXT.Process(
-        target=_reader_main, args=(child_end, spec), daemon=True, name=f"reader:{spec.stream}"
-    )
-    process.start()
+    process = _CONTEXT.Process(target=_reader_main, args=(child_end, spec), daemon=True, name=f"reader:{spec.stream}")
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     child_end.close()
     return process, parent_end
 
 
 def _reader_main(pipe: Connection, spec: ReaderSpec) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     connector = None
     try:
         manager = build_plugin_manager(extra_plugins=spec.extra_plugins)

@@ -11,13 +11,11 @@ from typing import Annotated
 
 import typer
 
-from connectors.example.sandbox import SandboxServer
 from core.errors import MemberHubError
 from core.logs import configure_logging
 from core.store.database import database_revision, upgrade_database
 from hub.cli import keys, members, sync
 from hub.cli.common import console, err_console, opened_hub
-from hub.demo import DEMO_INSTANCE, demo_profiles, demo_shop_config, demo_shop_environment
 from hub.runtime import connect_database, init_hub
 from hub.scheduler import build_scheduler, run_until_stopped
 from hub.settings import load_settings
@@ -72,6 +70,10 @@ def demo(
     count: Annotated[int, typer.Option("--members", min=1, help="How many demo members to seed.")] = 300,
 ) -> None:
     """Initialise the hub, seed Japanese members once, then sync a sandbox shop through the engine."""
+    # Imported here: reader processes re-import this module, and they need neither the sandbox nor Faker.
+    from connectors.example.sandbox import SandboxServer
+    from hub.demo import DEMO_INSTANCE, demo_profiles, demo_shop_config, demo_shop_environment
+
     settings = load_settings()
     with tempfile.TemporaryDirectory() as scratch, SandboxServer(customers=120, orders=400) as shop:
         demo_shop_environment(shop.token)
