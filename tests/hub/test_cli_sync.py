@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from connectors.example.sandbox import SandboxServer
@@ -55,3 +57,34 @@ def test_a_broken_hub_toml_gives_one_clear_line(hub_cli, toml, message):
     assert message in result.stderr and "hub.toml" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_dead_letters_can_be_listed_inspected_and_replayed_from_the_cli(hub_cli):
+    hub_cli("init")
+    with SandboxServer(customers=5, orders=12) as sandbox:
+        sandbox.state.serve_garbage(1, path="/v1/orders")
+        hub_cli.env |= {"SHOP_TOKEN": sandbox.token, "SHOP_HOOKS": "s3cret"}
+        _write_config(hub_cli, f"""
+[connectors.tokyo]
+type = "example"
+base_url = "{sandbox.url}"
+token_env = "SHOP_TOKEN"
+webhook_secret_env = "SHOP_HOOKS"
+""")
+        hub_cli("sync", "tokyo", "--stream", "orders")
+        listed = hub_cli("deadletters", "list").stdout
+        dead_id = re.search(r"│\s*(\d+)\s*│\s*tokyo", listed).group(1)
+        assert "MappingError" in listed
+        shown = hub_cli("deadletters", "show", dead_id).stdout
+        assert '"raw"' in shown
+        replayed = hub_cli("deadletters", "replay", dead_id, ok=False)
+        assert replayed.returncode == 1 and "still refused" in replayed.stdout
+    assert "destination" in hub_cli("outbox", "status").stdout
+
+
+def test_a_key_file_inside_a_git_checkout_is_refused(hub_cli, tmp_path):
+    checkout = tmp_path / "checkout"
+    (checkout / ".git").mkdir(parents=True)
+    hub_cli.env["HUB_KEY_FILE"] = str(checkout / "config" / "keyring.json")
+    result = hub_cli("init", ok=False)
+    assert result.returncode == 2 and "inside the source checkout" in result.stderr
