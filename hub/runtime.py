@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -94,20 +93,19 @@ class Hub:
 
 def key_provider_for(settings: HubSettings) -> KeyProvider:
     """The key provider chosen through the plugin hook (built-in: env variable or key file)."""
-    provider = plugin_manager().hook.memberhub_key_provider(settings=settings)
-    check_key_location(settings)
+    provider: KeyProvider = plugin_manager().hook.memberhub_key_provider(settings=settings)
+    if isinstance(provider, KeyFileProvider):
+        check_key_location(provider.path)
     return provider
 
 
-def check_key_location(settings: HubSettings) -> None:
-    """Refuse a key file kept with the data or inside a source checkout, where backups and pushes carry it."""
-    if not isinstance(settings.key_file, Path) or os.environ.get("HUB_KEYRING"):
-        return
-    key_dir = settings.key_file.parent
+def check_key_location(key_file: Path) -> None:
+    """Refuse a key file inside a source checkout, where a commit or a push would carry it away."""
+    key_dir = key_file.parent
     for folder in (key_dir, *key_dir.parents):
         if (folder / ".git").exists():
             raise KeyFileError(
-                f"Key file {settings.key_file} lies inside the source checkout {folder}; "
+                f"Key file {key_file} lies inside the source checkout {folder}; "
                 "set HUB_KEY_FILE to a path outside it"
             )
 
@@ -116,9 +114,10 @@ def init_hub(settings: HubSettings) -> tuple[Hub, bool]:
     """Create the data directory, the key file (if absent) and the schema; safe to run again."""
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     provider = key_provider_for(settings)
-    created = isinstance(provider, KeyFileProvider) and not settings.key_file.exists()
-    if created:
+    created = False
+    if isinstance(provider, KeyFileProvider) and not provider.path.exists():
         provider.create(KeyRing.generate())
+        created = True
     engine = create_hub_engine(settings.database_url)
     upgrade_database(engine)
     return _assemble(settings, engine, provider), created

@@ -91,7 +91,8 @@ class MemberProfile:
     @classmethod
     def from_fields(cls, fields: dict[str, str | None]) -> MemberProfile:
         """Rebuild a profile from decrypted fields (the inverse of ``sealable_fields``)."""
-        address = json.loads(fields["address"]) if fields.get("address") else {}
+        stored_address = fields.get("address")
+        address = json.loads(stored_address) if stored_address else {}
         birthday = fields.get("birthday")
         return cls(
             name=fields.get("name"),

@@ -36,6 +36,7 @@ def memberhub_connector_types() -> list[ConnectorType]:
     Called once when the plugin manager is built; every plugin's answers are collected. A type name must be
     unique across all plugins: a duplicate is a configuration error naming both plugins.
     """
+    return []
 
 
 @hookspec
@@ -59,3 +60,4 @@ def memberhub_key_provider(settings: Any) -> KeyProvider | None:
     KMS- or Vault-backed provider registered by a plugin takes precedence over the built-in key file.
     The provider's ``load()`` returns a ``core.crypto.KeyRing``; ``save()`` persists a rotated ring.
     """
+    return None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Row, insert, select
 
-from core.store.models import AuditEvent
+from core.store.models import AuditEvent, table_of
 
-AUDIT = AuditEvent.__table__
+AUDIT = table_of(AuditEvent)
 
 
 def append_audit_event(conn: Connection, **values: object) -> None:
@@ -17,7 +18,7 @@ def append_audit_event(conn: Connection, **values: object) -> None:
     conn.execute(insert(AUDIT).values(**values))
 
 
-def audit_events_since(conn: Connection, since: datetime, *, member_id: UUID | None = None) -> list[Row]:
+def audit_events_since(conn: Connection, since: datetime, *, member_id: UUID | None = None) -> list[Row[Any]]:
     """Audit rows at or after ``since``, oldest first."""
     query = select(AUDIT).where(AUDIT.c.occurred_at >= since).order_by(AUDIT.c.occurred_at, AUDIT.c.id)
     if member_id is not None:

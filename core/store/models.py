@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -523,3 +524,8 @@ class WebhookDelivery(Base):
     connector: Mapped[str] = mapped_column(String(64))
     delivery_id: Mapped[str] = mapped_column(String(255))
     received_at: Mapped[datetime]
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, typed as such (``__table__`` is declared as a generic ``FromClause``)."""
+    return cast(Table, model.__table__)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
 
-from core.store.models import DeadLetter, OutboxMessage, SyncRun, SyncState, SystemKey
+from core.store.models import DeadLetter, OutboxMessage, SyncRun, SyncState, SystemKey, table_of
 
-STATE = SyncState.__table__
-RUNS = SyncRun.__table__
-DEAD = DeadLetter.__table__
-OUTBOX = OutboxMessage.__table__
-SYSTEM_KEYS = SystemKey.__table__
+STATE = table_of(SyncState)
+RUNS = table_of(SyncRun)
+DEAD = table_of(DeadLetter)
+OUTBOX = table_of(OutboxMessage)
+SYSTEM_KEYS = table_of(SystemKey)
 
 
 # ── cursors ────────────────────────────────────────────────────────────────────────────────────────
@@ -83,12 +84,12 @@ def finish_run(
     conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values))
 
 
-def get_run(conn: Connection, run_id: int) -> Row:
+def get_run(conn: Connection, run_id: int) -> Row[Any]:
     """One run row."""
     return conn.execute(select(RUNS).where(RUNS.c.id == run_id)).one()
 
 
-def recent_runs(conn: Connection, *, limit: int, connector: str | None = None) -> list[Row]:
+def recent_runs(conn: Connection, *, limit: int, connector: str | None = None) -> list[Row[Any]]:
     """The newest runs first."""
     query = select(RUNS).order_by(RUNS.c.id.desc()).limit(limit)
     if connector:
@@ -124,7 +125,7 @@ def add_dead_letters(conn: Connection, rows: Sequence[dict[str, object]]) -> Non
 
 def list_dead_letters(
     conn: Connection, *, status: str | None = "pending", connector: str | None = None, limit: int = 100
-) -> list[Row]:
+) -> list[Row[Any]]:
     """Dead letters without their payload, newest first."""
     columns = [c for c in DEAD.c if c.name != "payload_ct"]
     query = select(*columns).order_by(DEAD.c.id.desc()).limit(limit)
@@ -135,7 +136,7 @@ def list_dead_letters(
     return list(conn.execute(query))
 
 
-def get_dead_letter(conn: Connection, dead_letter_id: int) -> Row | None:
+def get_dead_letter(conn: Connection, dead_letter_id: int) -> Row[Any] | None:
     """One dead letter with its sealed payload."""
     return conn.execute(select(DEAD).where(DEAD.c.id == dead_letter_id)).first()
 
@@ -159,7 +160,7 @@ def count_dead_letters(conn: Connection) -> dict[tuple[str, str], int]:
 # ── system keys ────────────────────────────────────────────────────────────────────────────────────
 
 
-def get_system_key(conn: Connection, name: str) -> Row | None:
+def get_system_key(conn: Connection, name: str) -> Row[Any] | None:
     """A wrapped system data key by name."""
     return conn.execute(select(SYSTEM_KEYS).where(SYSTEM_KEYS.c.name == name)).first()
 
@@ -169,7 +170,7 @@ def insert_system_key(conn: Connection, name: str, kek_version: int, wrapped: by
     conn.execute(insert(SYSTEM_KEYS).values(name=name, kek_version=kek_version, wrapped_key=wrapped, created_at=now))
 
 
-def system_keys_to_rewrap(conn: Connection, primary_version: int) -> list[Row]:
+def system_keys_to_rewrap(conn: Connection, primary_version: int) -> list[Row[Any]]:
     """System keys wrapped under a KEK version other than the primary."""
     return list(conn.execute(select(SYSTEM_KEYS).where(SYSTEM_KEYS.c.kek_version != primary_version)))
 
@@ -198,7 +199,7 @@ def enqueue_outbox(conn: Connection, row: dict[str, object]) -> bool:
     return True
 
 
-def due_outbox(conn: Connection, destination: str, now: datetime, limit: int) -> list[Row]:
+def due_outbox(conn: Connection, destination: str, now: datetime, limit: int) -> list[Row[Any]]:
     """Pending messages of one destination whose next attempt is due, oldest first."""
     query = (
         select(OUTBOX)

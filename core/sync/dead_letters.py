@@ -52,7 +52,7 @@ def quarantine(
     now: datetime,
 ) -> None:
     """Store refused items in the caller's transaction, payloads sealed under the dead-letter key."""
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "connector": connector,
             "stream": stream,
@@ -68,7 +68,7 @@ def quarantine(
     repo.add_dead_letters(conn, rows)
 
 
-def open_payload(sealer: PayloadSealer, row: Row) -> dict[str, Any]:
+def open_payload(sealer: PayloadSealer, row: Row[Any]) -> dict[str, Any]:
     """The decrypted payload envelope of a dead-letter row (authorised roles only)."""
     envelope = sealer.open(row.payload_ct, owner=_owner(row.connector, row.stream, row.external_id))
     return json.loads(envelope)  # type: ignore[no-any-return]

@@ -187,7 +187,7 @@ class SyncEngine:
             while True:
                 kind, payload = _receive(pipe, process, deadline, self._stopping)
                 if kind != "batch":
-                    return None if kind == "done" else payload  # type: ignore[no-any-return]
+                    return None if kind == "done" else payload
                 if self._stopping.is_set():
                     return ReaderFailure("Interrupted", "stopped by a shutdown; resumes from the last batch", True)
                 pipe.send("more")  # the child reads the next page while this batch is written

@@ -135,11 +135,11 @@ class OutboxDispatcher:
         with ThreadPoolExecutor(max_workers=min(8, len(destinations)), thread_name_prefix="outbox") as pool:
             return list(pool.map(lambda d: self.dispatch(d, limit=limit), destinations))
 
-    def _lease(self, row: Row, now: datetime) -> bool:
+    def _lease(self, row: Row[Any], now: datetime) -> bool:
         with self.engine.begin() as conn:
             return repo.lease_outbox(conn, row.id, row.next_attempt_at, now + timedelta(seconds=self.policy.lease_s))
 
-    def _deliver(self, writer: OutboundWriter, row: Row) -> str:
+    def _deliver(self, writer: OutboundWriter, row: Row[Any]) -> str:
         payload = json.loads(self.sealer.open(row.payload_ct, owner=_owner(row.idempotency_key)))
         message = OutboundMessage(row.kind, row.idempotency_key, payload, str(row.member_id) if row.member_id else None)
         try:
@@ -154,7 +154,7 @@ class OutboxDispatcher:
             repo.mark_outbox_delivered(conn, row.id, self.clock())
         return "delivered"
 
-    def _failed(self, row: Row, error: Exception, *, permanent: bool) -> str:
+    def _failed(self, row: Row[Any], error: Exception, *, permanent: bool) -> str:
         now = self.clock()
         retry_at = None if permanent else self.policy.next_attempt(row.attempts + 1, now, self._rng)
         message = (

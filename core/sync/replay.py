@@ -71,7 +71,7 @@ def _record_from(
 ) -> CanonicalRecord | Rejected:
     if envelope.get("format") == "canonical":
         try:
-            return _RECORD.validate_python(envelope["record"])  # type: ignore[no-any-return]
+            return _RECORD.validate_python(envelope["record"])
         except ValidationError as error:
             return Rejected(None, f"stored record no longer validates ({error.error_count()} error(s))", "")
     mapper = registry.build(connector)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -156,7 +156,7 @@ def outbox_status() -> None:
 
 def _jobs(hub: Hub, instance: str | None, stream: str | None) -> list[tuple[str, str]]:
     names = [instance] if instance else [n for n, cfg in sorted(hub.registry.instances.items()) if cfg.enabled]
-    jobs = []
+    jobs: list[tuple[str, str]] = []
     for name in names:
         declared = [spec.name for spec in hub.registry.types[hub.registry.instance(name).type].streams]
         if stream and stream not in declared:
@@ -183,7 +183,7 @@ def _report_row(report: RunReport) -> tuple[str, ...]:
     )
 
 
-def _row_values(row: Row) -> tuple[str, ...]:
+def _row_values(row: Row[Any]) -> tuple[str, ...]:
     return (
         row.connector,
         row.stream,
