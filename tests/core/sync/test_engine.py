@@ -93,3 +93,21 @@ def test_the_same_stream_never_runs_twice_at_once(sync_kit):
         reports = engine.run_many([("shop", "orders"), ("shop", "orders")], workers=2)
     assert sorted(report.status for report in reports) == ["skipped", "succeeded"]
     assert next(r for r in reports if r.status == "skipped").error_class == "StreamBusyError"
+
+
+def test_a_backfill_does_not_hold_up_incremental_runs_of_the_same_stream(sync_kit):
+    import threading
+
+    with SandboxServer(customers=10, orders=60, latency_s=0.1) as sandbox:
+        engine = sync_kit.sync_engine(example_instance("shop", sandbox.url, page_size=5))
+        engine.run("shop", "orders")
+        backfill = {}
+        worker = threading.Thread(
+            target=lambda: backfill.update(report=engine.run("shop", "orders", full_refresh=True))
+        )
+        worker.start()
+        incremental = engine.run("shop", "orders")  # while the 12-page backfill is still reading
+        still_running = worker.is_alive()
+        worker.join()
+    assert still_running and incremental.status == "succeeded" and incremental.lane == "incremental"
+    assert backfill["report"].status == "succeeded" and backfill["report"].records_read == 60
