@@ -23,7 +23,7 @@ def luhn_check_digit(payload: str) -> int:
 
 def new_member_number() -> str:
     """A fresh random member number formatted ``1234-5678-9012``."""
-    payload = "".join(str(secrets.randbelow(10)) for _ in range(_PAYLOAD_DIGITS))
+    payload = f"{secrets.randbelow(10**_PAYLOAD_DIGITS):0{_PAYLOAD_DIGITS}d}"
     digits = f"{payload}{luhn_check_digit(payload)}"
     return f"{digits[0:4]}-{digits[4:8]}-{digits[8:12]}"
 
