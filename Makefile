@@ -19,7 +19,9 @@ demo: venv
 
 test: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy

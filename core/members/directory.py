@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine, Row
@@ -62,7 +63,8 @@ class MemberDirectory:
     def insert_validated(self, conn: Connection, valid: Sequence[MemberProfile], now: datetime) -> list[UUID]:
         """Encrypt and store already validated profiles in the caller's transaction; returns the new ids."""
         numbers = self._unused_member_numbers(conn, len(valid))
-        member_rows, index_rows = [], []
+        member_rows: list[dict[str, object]] = []
+        index_rows: list[dict[str, object]] = []
         for profile, number in zip(valid, numbers, strict=True):
             member_id = new_id()
             member_rows.append(self._sealed_row(member_id, profile, number, now))
@@ -145,7 +147,7 @@ class MemberDirectory:
 
     # ── internals ──────────────────────────────────────────────────────────────────────────────────
 
-    def _row(self, member_id: UUID) -> Row:
+    def _row(self, member_id: UUID) -> Row[Any]:
         with read_only(self.engine).connect() as conn:
             row = repo.fetch_member(conn, member_id)
         if row is None:
@@ -178,7 +180,7 @@ class MemberDirectory:
             numbers.extend(n for n, (_, d) in zip(fresh, digests, strict=True) if d not in taken)
         return numbers
 
-    def decrypt_row(self, row: Row) -> Member:
+    def decrypt_row(self, row: Row[Any]) -> Member:
         """A stored member row with its personal data decrypted."""
         if row.status == "erased" or row.wrapped_dek is None:
             return Member(row.id, "erased", None, None, row.rank_code, row.created_at)
@@ -197,7 +199,7 @@ class MemberDirectory:
         return member
 
 
-def _wrapped_key(row: Row) -> WrappedDataKey:
+def _wrapped_key(row: Row[Any]) -> WrappedDataKey:
     return WrappedDataKey(row.wrapped_dek, row.kek_version, row.dek_version)
 
 

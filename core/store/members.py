@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Dialect, Row, Table, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core.store.models import HubMeta, Member, MemberFieldSource, MemberSearchIndex
+from core.store.models import HubMeta, Member, MemberFieldSource, MemberSearchIndex, table_of
 
-MEMBERS = Member.__table__
-SEARCH = MemberSearchIndex.__table__
-META = HubMeta.__table__
-FIELD_SOURCES = MemberFieldSource.__table__
+MEMBERS = table_of(Member)
+SEARCH = table_of(MemberSearchIndex)
+META = table_of(HubMeta)
+FIELD_SOURCES = table_of(MemberFieldSource)
 PII_COLUMNS = tuple(c.name for c in MEMBERS.columns if c.name.endswith("_ct"))
 _LOOKUP_CHUNK = 500
 
@@ -31,8 +31,8 @@ def insert_members(
     dict parameters spends about 10 ms more per 1,000 members (docs/benchmarks.md). Each value still passes
     through its column's own SQLAlchemy bind processor, so what is stored is exactly what Core writes.
     """
-    _insert_rows(conn, cast(Table, MEMBERS), members)
-    _insert_rows(conn, cast(Table, SEARCH), index_rows)
+    _insert_rows(conn, MEMBERS, members)
+    _insert_rows(conn, SEARCH, index_rows)
 
 
 def _insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, object]]) -> None:
@@ -95,15 +95,15 @@ def _insert_statement(conn: Connection, table: Table, names: Sequence[str]) -> s
     return f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({markers})"  # noqa: S608 - the table's own names
 
 
-def fetch_member(conn: Connection, member_id: UUID) -> Row | None:
+def fetch_member(conn: Connection, member_id: UUID) -> Row[Any] | None:
     """The stored row of one member, or ``None``."""
     return conn.execute(select(MEMBERS).where(MEMBERS.c.id == member_id)).first()
 
 
-def fetch_members(conn: Connection, member_ids: Iterable[UUID]) -> list[Row]:
+def fetch_members(conn: Connection, member_ids: Iterable[UUID]) -> list[Row[Any]]:
     """Stored rows of several members (any order)."""
     ids = list(member_ids)
-    rows: list[Row] = []
+    rows: list[Row[Any]] = []
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start : start + _LOOKUP_CHUNK]
         rows.extend(conn.execute(select(MEMBERS).where(MEMBERS.c.id.in_(chunk))))
@@ -172,7 +172,7 @@ def erased_member_ids(conn: Connection, member_ids: Sequence[UUID]) -> set[UUID]
     return {member_id for member_id in member_ids if present.get(member_id, "erased") == "erased"}
 
 
-def keys_to_rewrap(conn: Connection, primary_version: int, limit: int) -> list[Row]:
+def keys_to_rewrap(conn: Connection, primary_version: int, limit: int) -> list[Row[Any]]:
     """Up to ``limit`` members whose data key is wrapped under a KEK version other than the primary."""
     query = (
         select(MEMBERS.c.id, MEMBERS.c.wrapped_dek, MEMBERS.c.kek_version, MEMBERS.c.dek_version)
@@ -216,13 +216,13 @@ def member_status_counts(conn: Connection) -> dict[str, int]:
     return {str(status): int(count) for status, count in conn.execute(query)}
 
 
-def newest_members(conn: Connection, limit: int) -> list[Row]:
+def newest_members(conn: Connection, limit: int) -> list[Row[Any]]:
     """The most recently created active members, newest first (ids are time-ordered)."""
     query = select(MEMBERS).where(MEMBERS.c.status == "active").order_by(MEMBERS.c.id.desc()).limit(limit)
     return list(conn.execute(query))
 
 
-def members_after(conn: Connection, after: UUID | None, limit: int) -> list[Row]:
+def members_after(conn: Connection, after: UUID | None, limit: int) -> list[Row[Any]]:
     """Active members after ``after`` in id order: the keyset pagination used by index rebuilds."""
     query = select(MEMBERS).where(MEMBERS.c.status != "erased").order_by(MEMBERS.c.id).limit(limit)
     if after is not None:
