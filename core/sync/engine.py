@@ -7,12 +7,14 @@ deadline or crashes keeps every batch it committed; the next run resumes from th
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
@@ -85,6 +87,7 @@ class SyncEngine:
         self.extra_plugins = tuple(extra_plugins)
         self.clock = clock
         self._stopping = threading.Event()
+        _freeze_startup_objects()
 
     def request_stop(self) -> None:
         """Ask running syncs to stop after the batch they are committing (graceful shutdown)."""
@@ -259,6 +262,18 @@ class SyncEngine:
             error_class,
             message,
         )
+
+
+@cache
+def _freeze_startup_objects() -> None:
+    """Once per process: move what outlives every sync (modules, mappers, compiled SQL) out of the cyclic GC's reach.
+
+    A batch of records lives long enough to be promoted to the oldest generation, so a full collection comes
+    every two or three batches; each one walked the 100k objects of a started hub again (70 ms, 16% of the
+    time of an ingest). Garbage is collected first, so nothing already unreachable is kept.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _receive(pipe: Pipe, process: Any, deadline: float, stopping: threading.Event | None = None) -> tuple[str, Any]:

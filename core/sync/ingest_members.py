@@ -246,8 +246,7 @@ class MemberResolver:
         """
         wanted = set(keys)
         resolved = {key: known[key] for key in wanted if key in known}
-        links = repo.source_links(conn, wanted - resolved.keys())
-        resolved.update((key, link.member_id) for key, link in links.items())
+        resolved.update(repo.linked_members(conn, wanted - resolved.keys()))
         missing = sorted(wanted - resolved.keys())
         ids = self.directory.insert_validated(conn, [_EMPTY] * len(missing), self.now)
         repo.insert_source_links(conn, [self._link_row(key, i, None) for key, i in zip(missing, ids, strict=True)])

@@ -1,0 +1,315 @@
+"""How fast records go through the whole sync engine into the encrypted store, and in how much memory.
+
+    .venv/bin/python bench/ingest_bench.py [--records 200000 [1000000 …]] [--db sqlite|postgresql|both] [--rss-only]
+
+For each database and each size N, a fresh process with a throw-away database runs:
+
+    engine  SyncEngine.run of the ``bench`` source (bench/ingest_source.py, generated inside the reader child):
+            stream ``customers`` (N/5 Japanese profiles), then ``orders`` (4N/5 purchases of 2–3 lines, one in
+            five refunded), 1,000 records a batch, each committed with its cursor through the StoreSink;
+    raw     the same rows in plaintext (profiles, purchases, lines) by the driver's executemany into plain
+            tables of the same database, one transaction per 1,000 records, rows built outside the clock.
+
+and reports records/s (records = profiles + purchases read), engine/raw, and the peak RSS of the hub process
+and of its reader children (``getrusage`` SELF and CHILDREN), both read before the raw run. ``--rss-only``
+skips the raw run. ``--records 5000`` is a quick smoke run. PostgreSQL runs in a throw-away database on the
+server of MEMBERHUB_TEST_PG_URL (as the tests do), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `bench.ingest_source` here and, inherited through spawn, in the reader child
+
+from bench.ingest_source import BenchSourceConfig, customer_profile, order_purchase  # noqa: E402
+
+# The hub and the drivers are imported inside the functions that use them: a spawned reader child runs this
+# script again as ``__mp_main__``, and should load what a connector needs, not the store.
+
+PG_ADMIN_URL = os.environ.get("MEMBERHUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SOURCE = "bench-shop"
+PLUGINS = ("bench.ingest_source",)
+BATCH = 1_000
+PROFILE_EVERY = 5  # one profile per four purchases
+TARGET_RATE_SQLITE = 15_000
+TARGET_PEAK_MB = 300
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    if args.url:
+        print(json.dumps(_measure(args.url, args.records[0], rss_only=args.rss_only)))
+        return 0
+    databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    print(f"MemberHub ingest benchmark: SyncEngine.run → reader child → StoreSink, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(prefix="memberhub-ingest-bench-") as workdir:
+        for database in databases:
+            results = []
+            for records in args.records:
+                with _throwaway_database(database, Path(workdir)) as url:
+                    results.append(_spawn(url, records, rss_only=args.rss_only))
+                _report_size(database, results[-1], rss_only=args.rss_only)
+            _report_targets(database, results, rss_only=args.rss_only)
+    return 0
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, nargs="+", default=[200_000], help="sizes, each in a fresh process")
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="sqlite")
+    parser.add_argument("--rss-only", action="store_true", help="skip the raw-insert comparison")
+    parser.add_argument("--url", help=argparse.SUPPRESS)  # internal: measure one size in this process
+    return parser.parse_args(argv)
+
+
+def _spawn(url: str, records: int, *, rss_only: bool) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--url", url, "--records", str(records)]
+    completed = subprocess.run([*command, *(["--rss-only"] if rss_only else [])], capture_output=True, text=True)
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stderr)
+        raise SystemExit(f"the {records:,}-record run failed with exit code {completed.returncode}")
+    result: dict[str, Any] = json.loads(completed.stdout.splitlines()[-1])
+    return result
+
+
+@contextmanager
+def _throwaway_database(database: str, workdir: Path) -> Iterator[str]:
+    import sqlalchemy as sa
+
+    if database == "sqlite":
+        path = workdir / "hub.sqlite3"
+        yield f"sqlite:///{path}"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"memberhub_ingest_{secrets.token_hex(6)}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+# ── one size, in its own process ─────────────────────────────────────────────────────────────────────
+
+
+def _measure(url: str, records: int, *, rss_only: bool) -> dict[str, Any]:
+    """The engine run, the peaks it reached, then (unless ``rss_only``) the raw inserts of the same rows."""
+    source = BenchSourceConfig(customers=records // PROFILE_EVERY, orders=records - records // PROFILE_EVERY)
+    with tempfile.TemporaryDirectory(prefix="memberhub-ingest-keys-") as keys:
+        result = _run_engine(url, Path(keys), source)
+    result.update(
+        records=records,
+        hub_peak_mb=_peak_mb(resource.RUSAGE_SELF),
+        reader_peak_mb=_peak_mb(resource.RUSAGE_CHILDREN),  # the largest child: the reader processes
+    )
+    if not rss_only:
+        result["raw_seconds"] = _insert_plain_rows(url, source)
+    return result
+
+
+def _run_engine(url: str, keys: Path, source: BenchSourceConfig) -> dict[str, Any]:
+    """Both streams through ``SyncEngine.run``, assembled as the hub assembles it, with real keys."""
+    from core.crypto.key_providers import KeyFileProvider
+    from core.crypto.keyring import KeyRing
+    from core.crypto.sealing import MemberSealer
+    from core.members.directory import MemberDirectory
+    from core.members.erasure import ErasureLedger
+    from core.members.keys import load_verified_ring
+    from core.plugins.manager import build_plugin_manager
+    from core.store.database import create_hub_engine, upgrade_database
+    from core.sync.engine import SyncEngine
+    from core.sync.ingest import StoreSink
+    from core.sync.payloads import PayloadSealer
+    from core.sync.registry import ConnectorRegistry, InstanceConfig
+
+    engine = create_hub_engine(url)
+    upgrade_database(engine)
+    provider = KeyFileProvider(keys / "keyring.json")
+    provider.create(KeyRing.generate())
+    ring = load_verified_ring(engine, provider)
+    directory = MemberDirectory(engine, MemberSealer(ring), ErasureLedger(keys / "ledger.jsonl"))
+    instance = InstanceConfig(name=SOURCE, type="bench", settings=source.model_dump(), deadline_s=3_600)
+    registry = ConnectorRegistry.from_plugins(build_plugin_manager(extra_plugins=PLUGINS), {SOURCE: instance})
+    dead_letters = PayloadSealer(engine, ring, "dead_letters")
+    sync = SyncEngine(engine, registry, StoreSink(directory), dead_letters, extra_plugins=PLUGINS)
+    result: dict[str, Any] = {"written": 0, "quarantined": 0}
+    for stream, kind in (("customers", "profile"), ("orders", "purchase")):
+        start = time.perf_counter()
+        report = sync.run(SOURCE, stream)
+        result[f"{kind}_seconds"] = time.perf_counter() - start
+        if report.status != "succeeded":
+            raise SystemExit(f"stream {stream}: {report.status} ({report.error_class}: {report.error_message})")
+        result[f"{kind}s"] = report.records_read
+        result["written"] += report.records_written
+        result["quarantined"] += report.records_quarantined
+    result["seconds"] = result["profile_seconds"] + result["purchase_seconds"]
+    with engine.connect() as conn:
+        result["members"] = conn.exec_driver_sql("SELECT count(*) FROM members").scalar_one()
+    engine.dispose()
+    return result
+
+
+def _peak_mb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss * 1024 / 1e6  # KiB on Linux
+
+
+# ── raw inserts: the floor the engine is compared with ───────────────────────────────────────────────
+
+_RAW_TABLES = {
+    "raw_profiles": "id BIGINT PRIMARY KEY, source TEXT NOT NULL, external_id TEXT NOT NULL, name TEXT, kana TEXT, "
+    "email TEXT, phone TEXT, postal_code TEXT, address TEXT, birthday DATE, source_updated_at {ts} NOT NULL, "
+    "UNIQUE (source, external_id)",
+    "raw_purchases": "id BIGINT PRIMARY KEY, source TEXT NOT NULL, external_id TEXT NOT NULL, customer_id TEXT, "
+    "channel TEXT NOT NULL, store_code TEXT, status TEXT NOT NULL, currency TEXT NOT NULL, total_amount BIGINT NOT "
+    "NULL, tax_amount BIGINT NOT NULL, discount_amount BIGINT NOT NULL, purchased_at {ts} NOT NULL, "
+    "source_updated_at {ts} NOT NULL, UNIQUE (source, external_id)",
+    "raw_purchase_lines": "id BIGINT PRIMARY KEY, purchase_id BIGINT NOT NULL REFERENCES raw_purchases (id), "
+    "line_no INTEGER NOT NULL, sku TEXT, product_name TEXT NOT NULL, quantity INTEGER NOT NULL, unit_price BIGINT "
+    "NOT NULL, amount BIGINT NOT NULL, UNIQUE (purchase_id, line_no)",
+}
+_MAX_LINES = 10  # line ids are purchase id × 10 + line number
+
+
+def _insert_plain_rows(url: str, source: BenchSourceConfig) -> float:
+    """Seconds the driver spends inserting the same profiles, purchases and lines in plaintext, 1,000 per commit."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite:
+        conn: Any = sqlite3.connect(str(parsed.database))
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):  # as the hub's engine
+            conn.execute(f"PRAGMA {pragma}")
+    else:
+        conn = psycopg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False))
+    marker = "?" if sqlite else "%s"
+    for table, columns in _RAW_TABLES.items():
+        conn.execute(f"CREATE TABLE {table} ({columns.format(ts='TEXT' if sqlite else 'TIMESTAMPTZ')})")
+    conn.commit()
+    seconds = 0.0
+    for statements in _raw_batches(source, sqlite):
+        start = time.perf_counter()
+        for table, rows in statements:
+            conn.cursor().executemany(_insert_sql(table, len(rows[0]), marker), rows)
+        conn.commit()
+        seconds += time.perf_counter() - start
+    conn.close()
+    return seconds
+
+
+def _raw_batches(source: BenchSourceConfig, sqlite: bool) -> Iterator[list[tuple[str, list[tuple[Any, ...]]]]]:
+    """Per batch of 1,000 records, the rows for each table, as the source generates them."""
+    stamp = (lambda moment: moment.isoformat()) if sqlite else (lambda moment: moment)
+    for start in range(0, source.customers, BATCH):
+        profiles = [
+            customer_profile(SOURCE, i, source.seed) for i in range(start, min(start + BATCH, source.customers))
+        ]
+        yield [("raw_profiles", [_profile_row(index, p, stamp) for index, p in enumerate(profiles, start)])]
+    for start in range(0, source.orders, BATCH):
+        indexes = range(start, min(start + BATCH, source.orders))
+        orders = [(index, order_purchase(SOURCE, index, source.customers, source.seed)) for index in indexes]
+        lines = [
+            (index * _MAX_LINES + line.line_no, index, line.line_no, line.sku, line.product_name, line.quantity,
+             line.unit_price, line.amount)
+            for index, order in orders
+            for line in order.lines
+        ]  # fmt: skip
+        yield [
+            ("raw_purchases", [_purchase_row(index, o, stamp) for index, o in orders]),
+            ("raw_purchase_lines", lines),
+        ]
+
+
+def _profile_row(index: int, p: Any, stamp: Any) -> tuple[Any, ...]:
+    birthday = p.birthday.isoformat() if p.birthday else None
+    return (index, p.source, p.external_id, p.name, p.kana, p.email, p.phone, p.postal_code, p.address, birthday,
+            stamp(p.source_updated_at))  # fmt: skip
+
+
+def _purchase_row(index: int, o: Any, stamp: Any) -> tuple[Any, ...]:
+    return (
+        index,
+        o.source,
+        o.external_id,
+        o.customer_external_id,
+        o.channel,
+        o.store_code,
+        o.status,
+        o.currency,
+        o.total_amount,
+        o.tax_amount,
+        o.discount_amount,
+        stamp(o.purchased_at),
+        stamp(o.source_updated_at),
+    )
+
+
+def _insert_sql(table: str, width: int, marker: str) -> str:
+    return f"INSERT INTO {table} VALUES ({', '.join([marker] * width)})"
+
+
+# ── report ───────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _report_size(database: str, result: dict[str, Any], *, rss_only: bool) -> None:
+    records, seconds = result["records"], result["seconds"]
+    rate = records / seconds
+    print(f"\n{database}, {records:,} records ({result['profiles']:,} profiles + {result['purchases']:,} purchases)")
+    print(
+        f"  engine: {rate:,.0f} records/s ({1e6 / rate:.1f} µs/record; profiles "
+        f"{result['profiles'] / result['profile_seconds']:,.0f}/s, purchases "
+        f"{result['purchases'] / result['purchase_seconds']:,.0f}/s); {result['written']:,} rows written, "
+        f"{result['quarantined']:,} quarantined, {result['members']:,} members"
+    )
+    if not rss_only:
+        raw_rate = records / result["raw_seconds"]
+        print(f"  raw driver executemany: {raw_rate:,.0f} records/s; engine/raw = {rate / raw_rate:.3f}")
+    print(f"  peak RSS: hub process {result['hub_peak_mb']:,.0f} MB, reader child {result['reader_peak_mb']:,.0f} MB")
+
+
+def _report_targets(database: str, results: Sequence[dict[str, Any]], *, rss_only: bool) -> None:
+    largest = max(results, key=lambda result: result["records"])
+    if database == "sqlite":
+        rate = largest["records"] / largest["seconds"]
+        met = _verdict(rate >= TARGET_RATE_SQLITE)
+        print(f"  target ≥ {TARGET_RATE_SQLITE:,} records/s on SQLite: {rate:,.0f} {met}")
+    peak = max(largest["hub_peak_mb"], largest["reader_peak_mb"])
+    print(
+        f"  target peak RSS ≤ {TARGET_PEAK_MB} MB at {largest['records']:,} records: {peak:,.0f} MB "
+        f"{_verdict(peak <= TARGET_PEAK_MB)}"
+    )
+    if len(results) > 1:
+        smallest = min(results, key=lambda result: result["records"])
+        print(
+            f"  hub peak RSS from {smallest['records']:,} to {largest['records']:,} records: "
+            f"{smallest['hub_peak_mb']:,.0f} → {largest['hub_peak_mb']:,.0f} MB"
+        )
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
