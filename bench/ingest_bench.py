@@ -10,10 +10,10 @@ For each database and each size N, a fresh process with a throw-away database ru
     raw     the same rows in plaintext (profiles, purchases, lines) by the driver's executemany into plain
             tables of the same database, one transaction per 1,000 records, rows built outside the clock.
 
-and reports records/s (records = profiles + purchases read), engine/raw, and the peak RSS of the hub process
-and of its reader children (``getrusage`` SELF and CHILDREN), both read before the raw run. ``--rss-only``
-skips the raw run. ``--records 5000`` is a quick smoke run. PostgreSQL runs in a throw-away database on the
-server of MEMBERHUB_TEST_PG_URL (as the tests do), dropped afterwards.
+It reports records/s (records = profiles + purchases read), engine/raw, and peak RSS: of the hub process
+(``RUSAGE_SELF``) and of the reader child (``RUSAGE_CHILDREN``, plus the child's own high-water mark, see
+``ReaderPeak``), both read before the raw run. ``--rss-only`` skips the raw run; ``--records 5000`` is a quick
+smoke run. PostgreSQL runs in a throw-away database on the server of MEMBERHUB_TEST_PG_URL (as the tests do).
 """
 
 from __future__ import annotations
@@ -27,10 +27,14 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
+from operator import attrgetter
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 with _throwaway_database(database, Path(workdir)) as url:
                     results.append(_spawn(url, records, rss_only=args.rss_only))
                 _report_size(database, results[-1], rss_only=args.rss_only)
-            _report_targets(database, results, rss_only=args.rss_only)
+            _report_targets(database, results)
     return 0
 
 
@@ -113,14 +117,15 @@ def _throwaway_database(database: str, workdir: Path) -> Iterator[str]:
 
 
 def _measure(url: str, records: int, *, rss_only: bool) -> dict[str, Any]:
-    """The engine run, the peaks it reached, then (unless ``rss_only``) the raw inserts of the same rows."""
+    """The engine run and the peaks it reached, then (unless ``rss_only``) the raw inserts of the same rows."""
     source = BenchSourceConfig(customers=records // PROFILE_EVERY, orders=records - records // PROFILE_EVERY)
-    with tempfile.TemporaryDirectory(prefix="memberhub-ingest-keys-") as keys:
+    with tempfile.TemporaryDirectory(prefix="memberhub-ingest-keys-") as keys, ReaderPeak() as reader:
         result = _run_engine(url, Path(keys), source)
     result.update(
         records=records,
         hub_peak_mb=_peak_mb(resource.RUSAGE_SELF),
-        reader_peak_mb=_peak_mb(resource.RUSAGE_CHILDREN),  # the largest child: the reader processes
+        reader_peak_mb=_peak_mb(resource.RUSAGE_CHILDREN),
+        reader_own_peak_mb=reader.peak_kib * 1024 / 1e6,
     )
     if not rss_only:
         result["raw_seconds"] = _insert_plain_rows(url, source)
@@ -152,7 +157,7 @@ def _run_engine(url: str, keys: Path, source: BenchSourceConfig) -> dict[str, An
     registry = ConnectorRegistry.from_plugins(build_plugin_manager(extra_plugins=PLUGINS), {SOURCE: instance})
     dead_letters = PayloadSealer(engine, ring, "dead_letters")
     sync = SyncEngine(engine, registry, StoreSink(directory), dead_letters, extra_plugins=PLUGINS)
-    result: dict[str, Any] = {"written": 0, "quarantined": 0}
+    result: dict[str, Any] = {"written": 0, "quarantined": 0, "hub_start_mb": _current_rss_mb()}
     for stream, kind in (("customers", "profile"), ("orders", "purchase")):
         start = time.perf_counter()
         report = sync.run(SOURCE, stream)
@@ -169,8 +174,50 @@ def _run_engine(url: str, keys: Path, source: BenchSourceConfig) -> dict[str, An
     return result
 
 
+class ReaderPeak:
+    """The reader children's own peak RSS (``VmHWM``), sampled from /proc every 0.1 s while they run.
+
+    ``RUSAGE_CHILDREN`` gives the largest ``ru_maxrss`` of the children, and on Linux a spawned child's starts
+    at the hub's RSS at the moment it was forked (exec keeps the high-water mark of the forked image), so
+    that figure cannot fall below the hub's size when the reader started.
+    """
+
+    def __init__(self) -> None:
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="reader-peak", daemon=True)
+
+    def __enter__(self) -> ReaderPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        import psutil
+
+        hub = psutil.Process()
+        while not self._stop.wait(0.1):
+            for child in hub.children():
+                self.peak_kib = max(self.peak_kib, _high_water_kib(child.pid))
+
+
+def _high_water_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # the child has just ended
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+
+
 def _peak_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss * 1024 / 1e6  # KiB on Linux
+
+
+def _current_rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 # ── raw inserts: the floor the engine is compared with ───────────────────────────────────────────────
@@ -187,7 +234,15 @@ _RAW_TABLES = {
     "line_no INTEGER NOT NULL, sku TEXT, product_name TEXT NOT NULL, quantity INTEGER NOT NULL, unit_price BIGINT "
     "NOT NULL, amount BIGINT NOT NULL, UNIQUE (purchase_id, line_no)",
 }
-_MAX_LINES = 10  # line ids are purchase id × 10 + line number
+_PROFILE_VALUES = attrgetter(
+    "source", "external_id", "name", "kana", "email", "phone", "postal_code", "address", "birthday", "source_updated_at"
+)
+_PURCHASE_VALUES = attrgetter(
+    "source", "external_id", "customer_external_id", "channel", "store_code", "status", "currency", "total_amount",
+    "tax_amount", "discount_amount", "purchased_at", "source_updated_at",
+)  # fmt: skip
+_LINE_VALUES = attrgetter("line_no", "sku", "product_name", "quantity", "unit_price", "amount")
+_LINES_PER_PURCHASE = 10  # line ids are purchase id × 10 + line number
 
 
 def _insert_plain_rows(url: str, source: BenchSourceConfig) -> float:
@@ -203,7 +258,6 @@ def _insert_plain_rows(url: str, source: BenchSourceConfig) -> float:
             conn.execute(f"PRAGMA {pragma}")
     else:
         conn = psycopg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False))
-    marker = "?" if sqlite else "%s"
     for table, columns in _RAW_TABLES.items():
         conn.execute(f"CREATE TABLE {table} ({columns.format(ts='TEXT' if sqlite else 'TIMESTAMPTZ')})")
     conn.commit()
@@ -211,7 +265,8 @@ def _insert_plain_rows(url: str, source: BenchSourceConfig) -> float:
     for statements in _raw_batches(source, sqlite):
         start = time.perf_counter()
         for table, rows in statements:
-            conn.cursor().executemany(_insert_sql(table, len(rows[0]), marker), rows)
+            markers = ", ".join(["?" if sqlite else "%s"] * len(rows[0]))
+            conn.cursor().executemany(f"INSERT INTO {table} VALUES ({markers})", rows)
         conn.commit()
         seconds += time.perf_counter() - start
     conn.close()
@@ -219,62 +274,33 @@ def _insert_plain_rows(url: str, source: BenchSourceConfig) -> float:
 
 
 def _raw_batches(source: BenchSourceConfig, sqlite: bool) -> Iterator[list[tuple[str, list[tuple[Any, ...]]]]]:
-    """Per batch of 1,000 records, the rows for each table, as the source generates them."""
-    stamp = (lambda moment: moment.isoformat()) if sqlite else (lambda moment: moment)
+    """Per batch of 1,000 records, the rows for each table, from the records the source generates."""
     for start in range(0, source.customers, BATCH):
-        profiles = [
-            customer_profile(SOURCE, i, source.seed) for i in range(start, min(start + BATCH, source.customers))
-        ]
-        yield [("raw_profiles", [_profile_row(index, p, stamp) for index, p in enumerate(profiles, start)])]
+        indexes = range(start, min(start + BATCH, source.customers))
+        profiles = [(i, _PROFILE_VALUES(customer_profile(SOURCE, i, source.seed))) for i in indexes]
+        yield [("raw_profiles", [_plain(i, values, sqlite) for i, values in profiles])]
     for start in range(0, source.orders, BATCH):
         indexes = range(start, min(start + BATCH, source.orders))
-        orders = [(index, order_purchase(SOURCE, index, source.customers, source.seed)) for index in indexes]
+        orders = [(i, order_purchase(SOURCE, i, source.customers, source.seed)) for i in indexes]
         lines = [
-            (index * _MAX_LINES + line.line_no, index, line.line_no, line.sku, line.product_name, line.quantity,
-             line.unit_price, line.amount)
-            for index, order in orders
+            _plain(i * _LINES_PER_PURCHASE + line.line_no, (i, *_LINE_VALUES(line)), sqlite)
+            for i, order in orders
             for line in order.lines
-        ]  # fmt: skip
-        yield [
-            ("raw_purchases", [_purchase_row(index, o, stamp) for index, o in orders]),
-            ("raw_purchase_lines", lines),
         ]
+        purchases = [_plain(i, _PURCHASE_VALUES(order), sqlite) for i, order in orders]
+        yield [("raw_purchases", purchases), ("raw_purchase_lines", lines)]
 
 
-def _profile_row(index: int, p: Any, stamp: Any) -> tuple[Any, ...]:
-    birthday = p.birthday.isoformat() if p.birthday else None
-    return (index, p.source, p.external_id, p.name, p.kana, p.email, p.phone, p.postal_code, p.address, birthday,
-            stamp(p.source_updated_at))  # fmt: skip
-
-
-def _purchase_row(index: int, o: Any, stamp: Any) -> tuple[Any, ...]:
-    return (
-        index,
-        o.source,
-        o.external_id,
-        o.customer_external_id,
-        o.channel,
-        o.store_code,
-        o.status,
-        o.currency,
-        o.total_amount,
-        o.tax_amount,
-        o.discount_amount,
-        stamp(o.purchased_at),
-        stamp(o.source_updated_at),
-    )
-
-
-def _insert_sql(table: str, width: int, marker: str) -> str:
-    return f"INSERT INTO {table} VALUES ({', '.join([marker] * width)})"
+def _plain(row_id: int, values: Sequence[Any], sqlite: bool) -> tuple[Any, ...]:
+    """The row as the driver takes it: dates and timestamps as ISO text on SQLite, which has no such types."""
+    return (row_id, *(value.isoformat() if sqlite and isinstance(value, date) else value for value in values))
 
 
 # ── report ───────────────────────────────────────────────────────────────────────────────────────────
 
 
 def _report_size(database: str, result: dict[str, Any], *, rss_only: bool) -> None:
-    records, seconds = result["records"], result["seconds"]
-    rate = records / seconds
+    records, rate = result["records"], result["records"] / result["seconds"]
     print(f"\n{database}, {records:,} records ({result['profiles']:,} profiles + {result['purchases']:,} purchases)")
     print(
         f"  engine: {rate:,.0f} records/s ({1e6 / rate:.1f} µs/record; profiles "
@@ -285,15 +311,21 @@ def _report_size(database: str, result: dict[str, Any], *, rss_only: bool) -> No
     if not rss_only:
         raw_rate = records / result["raw_seconds"]
         print(f"  raw driver executemany: {raw_rate:,.0f} records/s; engine/raw = {rate / raw_rate:.3f}")
-    print(f"  peak RSS: hub process {result['hub_peak_mb']:,.0f} MB, reader child {result['reader_peak_mb']:,.0f} MB")
+    hub, start = result["hub_peak_mb"], result["hub_start_mb"]
+    reader, own = result["reader_peak_mb"], result["reader_own_peak_mb"]
+    print(
+        f"  peak RSS: hub process {hub:,.0f} MB ({start:,.0f} MB before the run), "
+        f"reader child {reader:,.0f} MB (its own high-water mark {own:,.0f} MB)"
+    )
 
 
-def _report_targets(database: str, results: Sequence[dict[str, Any]], *, rss_only: bool) -> None:
+def _report_targets(database: str, results: Sequence[dict[str, Any]]) -> None:
     largest = max(results, key=lambda result: result["records"])
     if database == "sqlite":
         rate = largest["records"] / largest["seconds"]
-        met = _verdict(rate >= TARGET_RATE_SQLITE)
-        print(f"  target ≥ {TARGET_RATE_SQLITE:,} records/s on SQLite: {rate:,.0f} {met}")
+        print(
+            f"  target ≥ {TARGET_RATE_SQLITE:,} records/s on SQLite: {rate:,.0f} {_verdict(rate >= TARGET_RATE_SQLITE)}"
+        )
     peak = max(largest["hub_peak_mb"], largest["reader_peak_mb"])
     print(
         f"  target peak RSS ≤ {TARGET_PEAK_MB} MB at {largest['records']:,} records: {peak:,.0f} MB "
