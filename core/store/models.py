@@ -123,6 +123,9 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     erased_at: Mapped[datetime | None]
+    # Set while the member is merged into another (status "merged"): the member it was merged into, which
+    # may itself be merged further. The row keeps its own data untouched, so an unmerge restores it exactly.
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), index=True)
 
 
 class MemberSearchIndex(Base):
@@ -325,6 +328,69 @@ class Coupon(Base):
     expires_at: Mapped[datetime | None]
     used_at: Mapped[datetime | None]
     source_event: Mapped[str | None] = mapped_column(String(255), unique=True)
+
+
+class MemberMerge(Base):
+    """One merge of a member into another: who, why, when, and what it changed on the surviving member.
+
+    ``snapshot`` holds the surviving member's state that the merge replaced (ciphertexts, field provenance
+    and blind-index digests, never plaintext), so that an unmerge can put it back byte for byte.
+    """
+
+    __tablename__ = "member_merges"
+    __table_args__ = (_one_of("kind", ("manual", "automatic", "review")),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survivor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    merged_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    identifier: Mapped[str | None] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(String(500))
+    snapshot: Mapped[Any] = mapped_column(JsonDocument)
+    merged_at: Mapped[datetime]
+    undone_at: Mapped[datetime | None]
+    undone_by: Mapped[str | None] = mapped_column(String(128))
+    undo_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class ReviewItem(Base):
+    """A possible duplicate that identity resolution would not merge on its own: a supervisor decides.
+
+    One row per pair of members (``member_id`` is the newer), so a rejected pair is never asked about again.
+    ``reason`` names the kind of evidence, never the values.
+    """
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        UniqueConstraint("member_id", "candidate_id"),
+        Index("ix_review_items_status_created_at", "status", "created_at"),
+        _one_of("status", ("open", "accepted", "rejected", "obsolete")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    identifier: Mapped[str | None] = mapped_column(String(24))
+    source: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decision_note: Mapped[str | None] = mapped_column(String(500))
+    merge_id: Mapped[int | None] = mapped_column(ForeignKey("member_merges.id"))
+
+
+class MemberSegment(Base):
+    """A member's membership of one segment (segments are defined in the loyalty rules)."""
+
+    __tablename__ = "member_segments"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    segment_code: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    since: Mapped[datetime]
 
 
 class SyncState(Base):
