@@ -17,6 +17,7 @@ from uuid import UUID
 from sqlalchemy import Connection
 
 from core.errors import InvalidInputError
+from core.identity.claims import OPERATOR_SOURCE, SourceRanking
 from core.members.directory import MemberDirectory
 from core.members.profile import MemberProfile
 from core.records import CanonicalRecord, ConsentChange, Inquiry, Profile, Purchase, SurveyResponse
@@ -24,7 +25,7 @@ from core.store import records as repo
 from core.store.records import Key
 from core.sync.dead_letters import Quarantined
 from core.sync.ingest_activity import ActivityWriter
-from core.sync.ingest_members import OPERATOR_SOURCE, MemberResolver, SourceRanking
+from core.sync.ingest_members import MemberResolver
 from core.sync.sink import SinkResult
 
 __all__ = ["OPERATOR_SOURCE", "StoreSink"]

@@ -17,6 +17,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Row
 
 from core.crypto.sealing import WrappedDataKey
+from core.identity.claims import PROFILE_FIELDS, Claim, SourceRanking, stored_claims
 from core.members.directory import MemberDirectory
 from core.members.profile import MemberProfile
 from core.normalize import normalize_email
@@ -25,40 +26,8 @@ from core.store import members as member_repo
 from core.store import records as repo
 from core.store.records import Key
 
-PROFILE_FIELDS = ("name", "kana", "email", "phone", "postal_code", "address", "birthday")
-OPERATOR_SOURCE = "console"
-"""The source credited with values that have no recorded provenance: entered by an operator."""
 _FULL_DIGEST_BYTES = 32
 _EMPTY = MemberProfile(name=None)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Where a field value came from: its source and that source's ``source_updated_at``."""
-
-    source: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class SourceRanking:
-    """Which claim on a field wins: the higher-priority source, then the newer version."""
-
-    priority: Sequence[str]
-
-    def rank(self, source: str) -> int:
-        """0 for the first listed source; every unlisted source shares the rank after the last listed."""
-        try:
-            return list(self.priority).index(source)
-        except ValueError:
-            return len(self.priority)
-
-    def beats(self, incoming: Claim, stored: Claim | None) -> bool:
-        """Whether ``incoming`` replaces the value ``stored`` describes."""
-        if stored is None:
-            return True
-        incoming_rank, stored_rank = self.rank(incoming.source), self.rank(stored.source)
-        return incoming_rank < stored_rank or (incoming_rank == stored_rank and incoming.at > stored.at)
 
 
 @dataclass
@@ -186,7 +155,7 @@ class MemberResolver:
                 continue
             draft = drafts[row.id]
             draft.number, draft.base, draft.key = member.member_number, member.profile, _wrapped_key(row)
-            draft.claims = _stored_claims(member.profile, sources.get(row.id, {}), row.updated_at)
+            draft.claims = stored_claims(member.profile, sources.get(row.id, {}), row.updated_at)
 
     def _write_existing(self, conn: Connection, drafts: Iterable[_Draft]) -> int:
         """Re-seal the changed columns of existing members and replace their changed blind indexes."""
@@ -270,15 +239,6 @@ class MemberResolver:
             {"index_name": index, "key_version": version, "digest": digest, "member_id": member_id}
             for index, version, digest in self.sealer.index_entries(values)
         ]
-
-
-def _stored_claims(profile: MemberProfile, rows: Mapping[str, Row[Any]], updated_at: datetime) -> dict[str, Claim]:
-    """Recorded provenance; a stored value without any was entered by an operator (``OPERATOR_SOURCE``)."""
-    claims = {name: Claim(row.source, row.source_updated_at) for name, row in rows.items()}
-    for name in PROFILE_FIELDS:
-        if name not in claims and getattr(profile, name) is not None:
-            claims[name] = Claim(OPERATOR_SOURCE, updated_at)
-    return claims
 
 
 def _wrapped_key(row: Row[Any]) -> WrappedDataKey:
