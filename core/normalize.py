@@ -23,6 +23,19 @@ _HIRAGANA_TO_KATAKANA = {
     for code in (*range(_HIRAGANA_FIRST, _HIRAGANA_LAST + 1), *_HIRAGANA_ITERATION_MARKS)
 }
 
+# Old and variant forms of kanji common in Japanese names (異体字), folded to the everyday form so that 髙橋 and
+# 高橋 or 渡邊 and 渡辺 share a name digest. NFKC leaves these apart: most are separate unified ideographs, and
+# 﨑 (U+FA11) is one of the compatibility ideographs NFKC keeps. Safe because a name match alone never merges
+# members (it only puts a pair in the review queue) and a search then finds both spellings.
+_NAME_VARIANTS = str.maketrans(
+    {
+        "髙": "高", "﨑": "崎", "嵜": "崎", "濵": "浜", "濱": "浜", "邊": "辺", "邉": "辺", "澤": "沢",
+        "櫻": "桜", "廣": "広", "國": "国", "德": "徳", "眞": "真", "惠": "恵", "榮": "栄", "壽": "寿",
+        "淺": "浅", "關": "関", "黑": "黒", "實": "実", "條": "条", "瀨": "瀬", "冨": "富", "齋": "斎",
+        "齊": "斉", "藏": "蔵", "驒": "騨", "槇": "槙", "曾": "曽", "萬": "万",
+    }
+)  # fmt: skip
+
 # Dashes a person types inside a member number: every Unicode dash punctuation (Pd, which after NFKC covers
 # the full-width hyphen), the minus sign, and the katakana prolonged sound mark that Japanese IMEs produce.
 _EXTRA_DASHES = frozenset("\u2212\u30fc")
@@ -82,8 +95,8 @@ def _e164(value: str, region: str) -> str:
 
 
 def normalize_name(value: str) -> str:
-    """NFKC, case-folded name with all whitespace (including the ideographic space U+3000) removed."""
-    name = _casefold(_nfkc_compact(value))
+    """NFKC, case-folded name without whitespace (U+3000 included), variant kanji folded (髙橋 → 高橋)."""
+    name = _casefold(_nfkc_compact(value)).translate(_NAME_VARIANTS)
     _require(bool(name), "invalid name: empty")
     return name
 

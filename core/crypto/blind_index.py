@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core.errors import ConfigError, DecryptionError
 
-INDEX_NAMES = ("email", "phone", "member_number", "name", "kana")
+INDEX_NAMES = ("email", "phone", "member_number", "name", "kana", "name_birthday", "kana_birthday")
 DIGEST_BITS = 256
 MIN_INDEXED_ROWS = 16
 _INDEX_KEY_BYTES = 32

@@ -171,8 +171,31 @@ def rotate_index_root(
         ring = ring.with_new_index_root()
         provider.save(ring)
     verify_key_ring(engine, ring)
-    sealer = MemberSealer(ring)
-    version = ring.primary_index_version
+    return ring, _index_members(engine, directory, MemberSealer(ring), batch_size, progress)
+
+
+def reindex_members(
+    engine: Engine,
+    directory: MemberDirectory,
+    provider: KeyProvider,
+    *,
+    batch_size: int = 500,
+    progress: Progress | None = None,
+) -> int:
+    """Rebuild every member's blind-index rows under the primary index root; returns members visited.
+
+    For an upgrade that changes how values are normalised or adds a blind index: rows written by the
+    older code would no longer match lookups. Resumable: running it again rewrites the same rows.
+    """
+    ring = load_verified_ring(engine, provider)
+    return _index_members(engine, directory, MemberSealer(ring), batch_size, progress)
+
+
+def _index_members(
+    engine: Engine, directory: MemberDirectory, sealer: MemberSealer, batch_size: int, progress: Progress | None
+) -> int:
+    """Replace every member's index rows of the sealer's primary index version, one batch per transaction."""
+    version = sealer.indexer.primary_version
     after, done = None, 0
     while True:
         with engine.begin() as conn:
@@ -194,7 +217,7 @@ def rotate_index_root(
                 ]
                 repo.replace_index_rows(conn, row.id, version, entries)
         if not rows:
-            return ring, done
+            return done
         after, done = rows[-1].id, done + len(rows)
         if progress:
             progress(done)

@@ -79,13 +79,22 @@ class MemberProfile:
         }
 
     def index_values(self, member_number: str) -> dict[str, str | None]:
-        """Normalised values for each blind index."""
+        """Normalised values for each blind index.
+
+        ``name_birthday`` and ``kana_birthday`` pair the name with the birthday, so that identity resolution
+        finds "same name, same birthday" candidates by an exact lookup instead of decrypting every namesake.
+        """
+        name = normalize_name(self.name) if self.name else None
+        kana = normalize_kana(self.kana) if self.kana else None
+        birthday = self.birthday.isoformat() if self.birthday else None
         return {
             "member_number": normalize_member_number(member_number),
-            "name": normalize_name(self.name) if self.name else None,
-            "kana": normalize_kana(self.kana) if self.kana else None,
+            "name": name,
+            "kana": kana,
             "email": normalize_email(self.email) if self.email else None,
             "phone": self.phone,
+            "name_birthday": f"{name}|{birthday}" if name and birthday else None,
+            "kana_birthday": f"{kana}|{birthday}" if kana and birthday else None,
         }
 
     @classmethod

@@ -8,7 +8,14 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from core.members.keys import key_status, retire_index_root, retire_kek, rotate_index_root, rotate_kek
+from core.members.keys import (
+    key_status,
+    reindex_members,
+    retire_index_root,
+    retire_kek,
+    rotate_index_root,
+    rotate_kek,
+)
 from hub.cli.common import console, opened_hub
 
 app = typer.Typer(help="Inspect and rotate encryption keys.", no_args_is_help=True)
@@ -59,6 +66,24 @@ def rotate(
             version = ring.primary_kek_version
     kind = "index root" if index else "KEK"
     console.print(f"{kind} version {version} is primary; {done} row(s) moved onto it")
+
+
+@app.command("reindex")
+def reindex(batch_size: Annotated[int, typer.Option(min=1)] = 500) -> None:
+    """Rebuild every member's blind indexes (after an upgrade that changes how search values are normalised)."""
+    with (
+        opened_hub() as hub,
+        Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} members")) as bar,
+    ):
+        task = bar.add_task("re-indexing", total=None)
+        done = reindex_members(
+            hub.engine,
+            hub.members,
+            hub.key_provider,
+            batch_size=batch_size,
+            progress=lambda count: bar.update(task, completed=count),
+        )
+    console.print(f"{done} member(s) re-indexed")
 
 
 @app.command("retire")

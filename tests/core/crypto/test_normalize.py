@@ -86,6 +86,19 @@ def test_name_is_width_and_case_folded() -> None:
     assert normalize_name("Ｙａｍａｄａ Taro") == normalize_name("yamada taro") == "yamadataro"
 
 
+@pytest.mark.parametrize(
+    ("variant", "everyday"),
+    [("髙橋 一郎", "高橋 一郎"), ("渡邊", "渡辺"), ("渡邉", "渡辺"), ("山﨑", "山崎"), ("齋藤", "斎藤")],
+)
+def test_variant_kanji_of_names_fold_to_the_everyday_form(variant: str, everyday: str) -> None:
+    assert normalize_name(variant) == normalize_name(everyday)
+
+
+def test_distinct_names_that_look_alike_stay_distinct() -> None:
+    # 斎藤 and 斉藤 are different family names, not glyph variants of one
+    assert normalize_name("斎藤") != normalize_name("斉藤")
+
+
 @pytest.mark.parametrize("spelling", ["さとう たろう", "サトウ タロウ", "ｻﾄｳ ﾀﾛｳ", "サトウ\u3000タロウ"])
 def test_kana_spellings_normalise_to_katakana(spelling: str) -> None:
     assert normalize_kana(spelling) == "サトウタロウ"

@@ -10,6 +10,7 @@ from core.crypto.sealing import MemberSealer
 from core.errors import KeyInUseError
 from core.members.keys import (
     key_status,
+    reindex_members,
     retire_index_root,
     retire_kek,
     rewrap_data_keys,
@@ -18,6 +19,7 @@ from core.members.keys import (
 )
 from core.members.profile import MemberProfile
 from core.store.models import Member as MemberRow
+from core.store.models import MemberSearchIndex
 from hub.demo import demo_profiles
 
 
@@ -116,6 +118,18 @@ def test_index_root_retirement_is_refused_until_every_member_is_reindexed(kit, s
     kit.provider.save(kit.provider.load().with_new_index_root())
     with pytest.raises(KeyInUseError, match="lack blind indexes"):
         retire_index_root(kit.engine, kit.provider, 1)
+
+
+def test_reindex_restores_lookups_lost_to_a_normalisation_change(kit, seeded):
+    directory, ids = seeded
+    member = directory.get(ids[0])
+    with kit.engine.begin() as conn:
+        conn.execute(MemberSearchIndex.__table__.delete().where(MemberSearchIndex.member_id == ids[0]))
+    assert directory.find_by("email", member.profile.email) == []
+
+    assert reindex_members(kit.engine, directory, kit.provider, batch_size=50) == 120
+
+    assert [m.id for m in directory.find_by("email", member.profile.email)] == [ids[0]]
 
 
 def test_key_file_written_by_rotation_stays_private(kit, seeded):
