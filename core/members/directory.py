@@ -23,6 +23,7 @@ from core.normalize import (
     normalize_name,
     normalize_phone,
 )
+from core.store import identity as identity_repo
 from core.store import members as repo
 from core.store.database import read_only
 
@@ -39,9 +40,7 @@ def utc_now() -> datetime:
 class MemberDirectory:
     """Members in the encrypted store; plaintext exists only in the objects this class returns."""
 
-    def __init__(
-        self, engine: Engine, sealer: MemberSealer, ledger: ErasureLedger, *, clock: Clock = utc_now
-    ):
+    def __init__(self, engine: Engine, sealer: MemberSealer, ledger: ErasureLedger, *, clock: Clock = utc_now):
         self.engine = engine
         self.sealer = sealer
         self.ledger = ledger
@@ -78,14 +77,22 @@ class MemberDirectory:
     def erase(self, member_id: UUID) -> None:
         """Crypto-shred a member: data key, ciphertexts and blind-index rows go; purchases stay anonymous.
 
-        The erasure ledger is written first, so a crash or a later backup restore can never resurrect them.
+        A member is erased with every member merged into it (its cluster): they are one person. The erasure
+        ledger is written first, so a crash or a later backup restore can never resurrect them.
         """
-        row = self._row(member_id)
-        self.ledger.record(member_id, self.clock())
+        self._row(member_id)  # raises for an unknown id
+        with read_only(self.engine).connect() as conn:
+            root = identity_repo.roots(conn, [member_id])[member_id]
+            rows = repo.fetch_members(conn, identity_repo.cluster(conn, root))
+        now = self.clock()
+        for row in rows:
+            self.ledger.record(row.id, now)
         with self.engine.begin() as conn:
-            repo.erase_member(conn, member_id, self.clock())
-        if row.wrapped_dek is not None:
-            self.sealer.forget(_wrapped_key(row))
+            for row in rows:
+                repo.erase_member(conn, row.id, now)
+        for row in rows:
+            if row.wrapped_dek is not None:
+                self.sealer.forget(_wrapped_key(row))
 
     def apply_erasure_ledger(self) -> int:
         """Erase again every member in the ledger that a restored backup brought back; returns how many."""
@@ -134,16 +141,20 @@ class MemberDirectory:
         return by_name + [m for m in self.find_by("kana", text) if m.id not in seen]
 
     def find_by(self, index: str, value: str) -> list[Member]:
-        """Exact search through one blind index; candidates are decrypted and compared."""
+        """Exact search through one blind index; candidates are decrypted and compared.
+
+        A member merged into another is found by its own values too, and answered by the member it is now
+        part of (its cluster root), each root once.
+        """
         wanted = _NORMALIZERS[index](value)
         with read_only(self.engine).connect() as conn:
             ids = repo.member_ids_by_digest(conn, index, self.sealer.lookup_digests(index, wanted))
-            rows = repo.fetch_members(conn, ids)
-        members = [self.decrypt_row(row) for row in rows]
-        return sorted(
-            (m for m in members if m.profile and _indexed_value(m, index) == wanted),
-            key=lambda m: m.created_at,
-        )
+            candidates = [self.decrypt_row(row) for row in repo.fetch_members(conn, ids)]
+            matched = [m.id for m in candidates if m.profile and _indexed_value(m, index) == wanted]
+            roots = set(identity_repo.roots(conn, matched).values())
+            members = [m for m in candidates if m.id in roots]
+            members += [self.decrypt_row(row) for row in repo.fetch_members(conn, roots - {m.id for m in members})]
+        return sorted((m for m in members if m.profile), key=lambda m: m.created_at)
 
     # ── internals ──────────────────────────────────────────────────────────────────────────────────
 
@@ -154,9 +165,7 @@ class MemberDirectory:
             raise MemberNotFoundError(f"no member with id {member_id}")
         return row
 
-    def _sealed_row(
-        self, member_id: UUID, profile: MemberProfile, number: str, now: datetime
-    ) -> dict[str, object]:
+    def _sealed_row(self, member_id: UUID, profile: MemberProfile, number: str, now: datetime) -> dict[str, object]:
         key, cipher = self.sealer.new_data_key()
         columns = self.sealer.seal_fields(cipher, member_id, profile.sealable_fields(number))
         return {
@@ -182,14 +191,7 @@ class MemberDirectory:
 
     def decrypt_row(self, row: Row[Any]) -> Member:
         """A stored member row with its personal data decrypted."""
-        if row.status == "erased" or row.wrapped_dek is None:
-            return Member(row.id, "erased", None, None, row.rank_code, row.created_at)
-        cipher = self.sealer.cipher_for(_wrapped_key(row))
-        fields = self.sealer.open_fields(
-            cipher, row.id, {column: getattr(row, column) for column in _COLUMNS}
-        )
-        profile = MemberProfile.from_fields(fields)
-        return Member(row.id, row.status, fields["member_number"], profile, row.rank_code, row.created_at)
+        return decrypt_member_row(self.sealer, row)
 
     def require_active(self, member_id: UUID) -> Member:
         """A member that still has personal data; raises ``MemberErasedError`` otherwise."""
@@ -197,6 +199,17 @@ class MemberDirectory:
         if member.profile is None:
             raise MemberErasedError(f"member {member_id} was erased")
         return member
+
+
+def decrypt_member_row(sealer: MemberSealer, row: Row[Any]) -> Member:
+    """A stored member row with its personal data decrypted (no profile once erased)."""
+    merged_into = getattr(row, "merged_into", None)
+    if row.status == "erased" or row.wrapped_dek is None:
+        return Member(row.id, "erased", None, None, row.rank_code, row.created_at, merged_into)
+    cipher = sealer.cipher_for(_wrapped_key(row))
+    fields = sealer.open_fields(cipher, row.id, {column: getattr(row, column) for column in _COLUMNS})
+    profile = MemberProfile.from_fields(fields)
+    return Member(row.id, row.status, fields["member_number"], profile, row.rank_code, row.created_at, merged_into)
 
 
 def _wrapped_key(row: Row[Any]) -> WrappedDataKey:

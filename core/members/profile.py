@@ -125,6 +125,8 @@ class Member:
     profile: MemberProfile | None
     rank_code: str | None
     created_at: datetime
+    merged_into: UUID | None = None
+    """Set while the member is merged into another (status ``merged``)."""
 
 
 def parse_birthday(value: str) -> date:

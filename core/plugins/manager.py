@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 
 import pluggy
 
+from core.events import DomainEvent
+from core.logs import get_logger
 from core.plugins import hookspecs
 
 ENTRY_POINT_GROUP = "memberhub.connectors"
+_log = get_logger(__name__)
 
 # Our own features, registered through the same hooks a third party uses.
 DEFAULT_PLUGINS: tuple[str, ...] = ("core.plugins.builtin_keys",)
@@ -50,3 +53,23 @@ def build_plugin_manager(
 def plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager, built on first use."""
     return build_plugin_manager()
+
+
+def publish_events(manager: pluggy.PluginManager, events: Iterable[DomainEvent]) -> None:
+    """Tell every ``memberhub_domain_event`` observer about events whose transaction has committed.
+
+    Each observer is called on its own: one that raises is logged and the others still hear the event,
+    as the hook's contract promises (the change itself is already committed and stays).
+    """
+    observers = manager.hook.memberhub_domain_event.get_hookimpls()
+    for event in events:
+        for observer in observers:
+            try:
+                observer.function(event=event)
+            except Exception as error:  # an observer's bug must not turn a committed change into an error
+                _log.warning(
+                    "domain_event_observer_failed",
+                    plugin=observer.plugin_name,
+                    domain_event=event.name,
+                    error_class=type(error).__name__,
+                )

@@ -1,4 +1,4 @@
-"""SQL for member identity: which members were merged into which (clusters). Nothing here sees plaintext.
+"""SQL for member identity: clusters of merged members, the merge log, vetoed pairs. Nothing sees plaintext.
 
 A merged member keeps its row and its history rows; ``members.merged_into`` points at the member it was
 merged into, which may itself be merged further. The member at the top of that chain is the cluster's
@@ -7,14 +7,17 @@ merged into, which may itself be merged further. The member at the top of that c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, delete, insert, or_, select, update
 
-from core.store.models import Member, table_of
+from core.store.models import Member, MemberFieldSource, MemberMerge, ReviewItem, table_of
 
 MEMBERS = table_of(Member)
+FIELD_SOURCES = table_of(MemberFieldSource)
 _CHUNK = 500
 _MAX_DEPTH = 64  # a guard against a cycle written by hand into the database; merges never create one
 
@@ -66,3 +69,93 @@ def _children(conn: Connection, parent_ids: list[UUID]) -> list[UUID]:
         query = select(MEMBERS.c.id).where(MEMBERS.c.merged_into.in_(parent_ids[start : start + _CHUNK]))
         found.extend(conn.execute(query).scalars().all())
     return sorted(found)
+
+
+# ── merges ─────────────────────────────────────────────────────────────────────────────────────────
+
+MERGES = table_of(MemberMerge)
+REVIEWS = table_of(ReviewItem)
+
+
+def mark_merged(conn: Connection, member_id: UUID, into: UUID) -> None:
+    """Make ``member_id`` part of the cluster of ``into`` (its row and history stay as they are)."""
+    conn.execute(update(MEMBERS).where(MEMBERS.c.id == member_id).values(status="merged", merged_into=into))
+
+
+def mark_unmerged(conn: Connection, member_id: UUID) -> None:
+    """Make a merged member a root of its own again."""
+    conn.execute(update(MEMBERS).where(MEMBERS.c.id == member_id).values(status="active", merged_into=None))
+
+
+def insert_merge(conn: Connection, row: dict[str, Any]) -> int:
+    """Log one merge; returns its id."""
+    return int(conn.execute(insert(MERGES).values(**row).returning(MERGES.c.id)).scalar_one())
+
+
+def merge_record(conn: Connection, merge_id: int) -> Row[Any] | None:
+    """One logged merge, or ``None``."""
+    return conn.execute(select(MERGES).where(MERGES.c.id == merge_id)).first()
+
+
+def latest_merge_of(conn: Connection, merged_id: UUID) -> Row[Any] | None:
+    """The merge, not undone, that put ``merged_id`` into its current cluster."""
+    query = (
+        select(MERGES)
+        .where(MERGES.c.merged_id == merged_id, MERGES.c.undone_at.is_(None))
+        .order_by(MERGES.c.id.desc())
+        .limit(1)
+    )
+    return conn.execute(query).first()
+
+
+def merges_touching(conn: Connection, member_ids: Sequence[UUID]) -> list[Row[Any]]:
+    """Every logged merge in which one of the members survived or was merged, oldest first."""
+    query = (
+        select(MERGES)
+        .where(or_(MERGES.c.survivor_id.in_(member_ids), MERGES.c.merged_id.in_(member_ids)))
+        .order_by(MERGES.c.id)
+    )
+    return list(conn.execute(query).all())
+
+
+def record_unmerge(conn: Connection, merge_id: int, *, actor: str, reason: str, now: datetime) -> None:
+    """Mark a merge as undone."""
+    conn.execute(
+        update(MERGES).where(MERGES.c.id == merge_id).values(undone_at=now, undone_by=actor, undo_reason=reason)
+    )
+
+
+def veto_pair(conn: Connection, member_a: UUID, member_b: UUID, *, actor: str, note: str, now: datetime) -> None:
+    """Record that two members are not the same person, so identity resolution never merges them again.
+
+    Stored as a rejected review item of the pair (newer member first, as the queue keys pairs).
+    """
+    newer, older = max(member_a, member_b), min(member_a, member_b)
+    decided = {"status": "rejected", "decided_at": now, "decided_by": actor, "decision_note": note}
+    changed = conn.execute(
+        update(REVIEWS).where(REVIEWS.c.member_id == newer, REVIEWS.c.candidate_id == older).values(**decided)
+    )
+    if changed.rowcount == 0:
+        row = {"member_id": newer, "candidate_id": older, "kind": "unmerged", "created_at": now, **decided}
+        conn.execute(insert(REVIEWS).values(**row))
+
+
+def vetoed_pairs(conn: Connection, member_ids: Sequence[UUID]) -> set[tuple[UUID, UUID]]:
+    """Rejected pairs (newer, older) among which one side is in ``member_ids``."""
+    ids = list(member_ids)
+    found: set[tuple[UUID, UUID]] = set()
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        query = select(REVIEWS.c.member_id, REVIEWS.c.candidate_id).where(
+            REVIEWS.c.status == "rejected", or_(REVIEWS.c.member_id.in_(chunk), REVIEWS.c.candidate_id.in_(chunk))
+        )
+        found.update((row.member_id, row.candidate_id) for row in conn.execute(query).all())
+    return found
+
+
+def delete_field_sources(conn: Connection, member_id: UUID, fields: Sequence[str]) -> None:
+    """Forget who set some fields of a member (they are empty again)."""
+    if fields:
+        conn.execute(
+            delete(FIELD_SOURCES).where(FIELD_SOURCES.c.member_id == member_id, FIELD_SOURCES.c.field.in_(fields))
+        )

@@ -1,0 +1,40 @@
+"""Domain events: what observers (``memberhub_domain_event`` hook implementations) are told after a commit.
+
+Each event is a frozen dataclass with a ``name``; it names members by id and never carries personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """Base of every event; ``name`` is the stable identifier observers switch on."""
+
+    name: ClassVar[str] = "domain_event"
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class MemberMerged(DomainEvent):
+    """``merged_id`` was merged into ``survivor_id`` (``kind``: manual, automatic or review)."""
+
+    name: ClassVar[str] = "member_merged"
+    merge_id: int
+    survivor_id: UUID
+    merged_id: UUID
+    kind: str
+
+
+@dataclass(frozen=True)
+class MemberUnmerged(DomainEvent):
+    """A merge was undone: ``merged_id`` is a member of its own again, apart from ``survivor_id``."""
+
+    name: ClassVar[str] = "member_unmerged"
+    merge_id: int
+    survivor_id: UUID
+    merged_id: UUID
