@@ -140,18 +140,18 @@ class MemberDirectory:
         seen = {member.id for member in by_name}
         return by_name + [m for m in self.find_by("kana", text) if m.id not in seen]
 
-    def find_by(self, index: str, value: str) -> list[Member]:
+    def find_by(self, index: str, value: str, *, follow_merges: bool = True) -> list[Member]:
         """Exact search through one blind index; candidates are decrypted and compared.
 
         A member merged into another is found by its own values too, and answered by the member it is now
-        part of (its cluster root), each root once.
+        part of (its cluster root), each root once; ``follow_merges=False`` answers with the merged member.
         """
         wanted = _NORMALIZERS[index](value)
         with read_only(self.engine).connect() as conn:
             ids = repo.member_ids_by_digest(conn, index, self.sealer.lookup_digests(index, wanted))
             candidates = [self.decrypt_row(row) for row in repo.fetch_members(conn, ids)]
             matched = [m.id for m in candidates if m.profile and _indexed_value(m, index) == wanted]
-            roots = set(identity_repo.roots(conn, matched).values())
+            roots = set(identity_repo.roots(conn, matched).values()) if follow_merges else set(matched)
             members = [m for m in candidates if m.id in roots]
             members += [self.decrypt_row(row) for row in repo.fetch_members(conn, roots - {m.id for m in members})]
         return sorted((m for m in members if m.profile), key=lambda m: m.created_at)

@@ -14,7 +14,7 @@ import typer
 from core.errors import MemberHubError
 from core.logs import configure_logging
 from core.store.database import database_revision, upgrade_database
-from hub.cli import keys, members, sync
+from hub.cli import keys, members, merges, sync
 from hub.cli.common import console, err_console, opened_hub
 from hub.runtime import connect_database, init_hub
 from hub.scheduler import build_scheduler, run_until_stopped
@@ -23,6 +23,9 @@ from hub.settings import load_settings
 app = typer.Typer(help="MemberHub: the encrypted member hub of your loyalty program.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+members.app.command("merge")(merges.merge)
+members.app.command("unmerge")(merges.unmerge)
+members.app.command("merges")(merges.merges)
 app.add_typer(members.app, name="members")
 app.add_typer(keys.app, name="keys")
 app.add_typer(sync.connectors_app, name="connectors")
