@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 
+_lock = threading.Lock()
+_last = (0, 0)  # (unix milliseconds, 12-bit counter) of the last id made by this process
+_COUNTER_MAX = 0xFFF
+
 
 def new_id() -> uuid.UUID:
-    """A time-ordered UUID (version 7 layout), so new rows land at the end of B-tree indexes."""
-    millis = time.time_ns() // 1_000_000
-    raw = bytearray(millis.to_bytes(6, "big") + os.urandom(10))
-    raw[6] = 0x70 | (raw[6] & 0x0F)
-    raw[8] = 0x80 | (raw[8] & 0x3F)
-    return uuid.UUID(bytes=bytes(raw))
+    """A time-ordered UUID (version 7), strictly increasing within the process.
+
+    New rows land at the end of B-tree indexes, and of two members the older one has the smaller id (merges
+    keep the older member). Within one millisecond the 12-bit ``rand_a`` field counts up (RFC 9562 §6.2,
+    method 1), starting from a random value below half its range so that a burst has room to count.
+    """
+    global _last
+    with _lock:
+        millis = time.time_ns() // 1_000_000
+        last_millis, last_counter = _last
+        if millis > last_millis:
+            counter = int.from_bytes(os.urandom(2), "big") & 0x7FF
+        elif last_counter < _COUNTER_MAX:
+            millis, counter = last_millis, last_counter + 1
+        else:  # 4,096 ids in one millisecond: borrow the next one
+            millis, counter = last_millis + 1, 0
+        _last = (millis, counter)
+    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (millis << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand_b
+    return uuid.UUID(int=value)

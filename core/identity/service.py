@@ -50,18 +50,25 @@ class MemberMerges:
 
     def merge(self, survivor_id: UUID, merged_id: UUID, *, actor: Actor, reason: str, kind: str = "manual") -> int:
         """Merge the cluster of ``merged_id`` into the cluster of ``survivor_id``; returns the merge id."""
-        reason = _required_reason(reason)
-        now = self.directory.clock()
         with self.engine.begin() as conn:
-            roots = repo.roots(conn, [survivor_id, merged_id])
-            survivor, merged = roots[survivor_id], roots[merged_id]
-            if survivor == merged:
-                raise InvalidInputError("these members are already one member")
-            merger = MemberMerger(self.directory.sealer, self.ranking, now)
-            outcome: MergeOutcome = merger.merge(conn, survivor, merged, kind=kind, actor=actor.name, reason=reason)
-            _audit(conn, actor, "merge", survivor, now, {"merge_id": outcome.merge_id, "merged_id": str(merged)})
+            outcome = self.merge_in(conn, survivor_id, merged_id, actor=actor, reason=reason, kind=kind)
         self.publish([outcome.event])
         return outcome.merge_id
+
+    def merge_in(
+        self, conn: Connection, survivor_id: UUID, merged_id: UUID, *, actor: Actor, reason: str, kind: str
+    ) -> MergeOutcome:
+        """``merge`` inside the caller's transaction; the caller publishes the event after committing."""
+        reason = _required_reason(reason)
+        now = self.directory.clock()
+        roots = repo.roots(conn, [survivor_id, merged_id])
+        survivor, merged = roots[survivor_id], roots[merged_id]
+        if survivor == merged:
+            raise InvalidInputError("these members are already one member")
+        merger = MemberMerger(self.directory.sealer, self.ranking, now)
+        outcome = merger.merge(conn, survivor, merged, kind=kind, actor=actor.name, reason=reason)
+        _audit(conn, actor, "merge", survivor, now, {"merge_id": outcome.merge_id, "merged_id": str(merged)})
+        return outcome
 
     def unmerge(self, member_id: UUID, *, actor: Actor, reason: str) -> int:
         """Undo the merge that put ``member_id`` into its cluster; returns that merge's id."""
