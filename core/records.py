@@ -37,6 +37,8 @@ class Profile(CanonicalRecord):
     name: str | None = None
     kana: str | None = None
     email: str | None = None
+    email_verified: bool | None = None
+    """Whether the source checked that the customer receives mail at ``email``; ``None``: it does not say."""
     phone: str | None = None
     postal_code: str | None = None
     address: str | None = None

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import ConfigError
+from core.identity.policy import IdentityPolicy
 from core.sync.registry import InstanceConfig
 
 _INSTANCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -40,6 +41,7 @@ class HubConfig:
     path: Path | None
     connectors: dict[str, InstanceConfig] = field(default_factory=dict)
     source_priority: tuple[str, ...] = ("console",)
+    identity: IdentityPolicy = field(default_factory=IdentityPolicy)
 
 
 def load_hub_config(path: Path | None) -> HubConfig:
@@ -60,7 +62,23 @@ def load_hub_config(path: Path | None) -> HubConfig:
     if not isinstance(tables, dict):
         raise ConfigError(f"{path}: connectors: must be a table of connector instances")
     connectors = {name: _instance(path, name, table) for name, table in tables.items()}
-    return HubConfig(path, connectors, tuple(priority))
+    return HubConfig(path, connectors, tuple(priority), _identity(path, data.get("identity", {})))
+
+
+def _identity(path: Path, table: Any) -> IdentityPolicy:
+    """The ``[identity]`` table as a validated policy; an error names the key, never a value it holds."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: identity: must be a table")
+    try:
+        return IdentityPolicy.model_validate(table)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: identity.{_first_problem(error)}") from None
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    return f"{key}: {first['msg']}"
 
 
 def _instance(path: Path, name: str, table: Any) -> InstanceConfig:
@@ -72,9 +90,7 @@ def _instance(path: Path, name: str, table: Any) -> InstanceConfig:
     try:
         engine = _EngineSettings.model_validate(table)
     except ValidationError as error:
-        first = error.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"{path}: connectors.{name}.{key}: {first['msg']}") from None
+        raise ConfigError(f"{path}: connectors.{name}.{_first_problem(error)}") from None
     settings = {key: value for key, value in table.items() if key not in _ENGINE_KEYS}
     return InstanceConfig(
         name=name,

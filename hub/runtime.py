@@ -68,7 +68,7 @@ class Hub:
     @cached_property
     def sink(self) -> StoreSink:
         """Where synced records go."""
-        return StoreSink(self.members, source_priority=self.config.source_priority)
+        return StoreSink(self.members, source_priority=self.config.source_priority, identity=self.config.identity)
 
     @cached_property
     def dispatcher(self) -> OutboxDispatcher:

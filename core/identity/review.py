@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine, Row
 
 from core.errors import InvalidInputError
+from core.identity.matching import ReviewKind
 from core.identity.service import MemberMerges
 from core.members.audit import Actor
 from core.store import identity as identity_repo
@@ -17,11 +18,11 @@ from core.store import reviews as repo
 from core.store.database import read_only
 
 REVIEW_KINDS_EXPLAINED = {
-    "name_birthday": "same name and birthday",
-    "kana_birthday": "same kana reading and birthday",
-    "phone_name_mismatch": "same phone number, different name",
-    "identifier_limit": "identifier shared by too many members",
-    "unverified_email": "same email address, not verified",
+    ReviewKind.SAME_NAME_BIRTHDAY: "same name and birthday",
+    ReviewKind.PHONE_NAME_DIFFERS: "same phone number, different name",
+    ReviewKind.UNVERIFIED_EMAIL: "same email address, not verified",
+    ReviewKind.OVER_LIMIT: "identifier shared by too many members",
+    ReviewKind.VETOED: "matches a pair a supervisor separated",
     "unmerged": "separated by a supervisor",
 }
 

@@ -5,19 +5,26 @@ also commits the stream's cursor. It works at batch grain, in this order: keep t
 key; refuse what fails validation (quarantined, the rest goes on); merge profiles into members; resolve the
 customers other records name (creating placeholder members); write purchases, inquiries, surveys and
 consent. Every step is a few bulk selects and one executemany per statement, never a query per record.
+
+Placeholder values a source sends for a missing email or phone (``unknown``, ``0000-00-0000``) and the
+shop-wide dummies of the identity policy are dropped from the profile, not stored: they are nobody's, and
+stored they would put one address on thousands of members. An email or phone that is neither a placeholder
+nor valid still quarantines its record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import Connection
 
 from core.errors import InvalidInputError
+from core.events import MemberMerged
 from core.identity.claims import OPERATOR_SOURCE, SourceRanking
+from core.identity.policy import IdentityPolicy
 from core.members.directory import MemberDirectory
 from core.members.profile import MemberProfile
 from core.records import CanonicalRecord, ConsentChange, Inquiry, Profile, Purchase, SurveyResponse
@@ -28,21 +35,33 @@ from core.sync.ingest_activity import ActivityWriter
 from core.sync.ingest_members import MemberResolver
 from core.sync.sink import SinkResult
 
-__all__ = ["OPERATOR_SOURCE", "StoreSink"]
+__all__ = ["OPERATOR_SOURCE", "IngestResult", "StoreSink"]
 
 Clock = Callable[[], datetime]
+# Profiles of any source may match, and merge, the same members: batches with profiles take this lock too (on
+# PostgreSQL), so that two sources' batches never both create a member for one person, or merge one member
+# twice. Not a valid connector instance name, so never the lock of a real source.
+_IDENTITY_LOCK = "(identity resolution)"
 _SKU_MAX = 128  # purchase_lines.sku is String(128); PostgreSQL would fail the whole batch on a longer one
 _INT_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class IngestResult(SinkResult):
+    """A ``SinkResult`` with the domain events of the batch (automatic merges), to publish after commit."""
+
+    events: tuple[MemberMerged, ...] = ()
 
 
 class StoreSink:
     """Stores canonical records idempotently; profiles merge per field under ``source_priority``.
 
     ``source_priority`` lists sources from most to least trusted (unlisted sources rank below every listed
-    one, equal among themselves); between equal ranks the newer ``source_updated_at`` wins. ``written``
-    counts members created (placeholders included) or changed, purchases, lines, adjustments, inquiries,
-    messages, survey responses and consent events; the source links, field provenance and blind-index rows
-    that go with them are not counted.
+    one, equal among themselves); between equal ranks the newer ``source_updated_at`` wins. ``identity``
+    decides which profiles are one member (``core.identity.policy``). ``written`` counts members created
+    (placeholders included), changed or merged, purchases, lines, adjustments, inquiries, messages, survey
+    responses and consent events; the source links, field provenance, blind-index rows and review items that
+    go with them are not counted.
     """
 
     def __init__(
@@ -50,18 +69,20 @@ class StoreSink:
         directory: MemberDirectory,
         *,
         source_priority: Sequence[str] = (OPERATOR_SOURCE,),
+        identity: IdentityPolicy | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.directory = directory
         self.ranking = SourceRanking(tuple(source_priority))
+        self.identity = identity or IdentityPolicy()
         self.clock = clock or directory.clock
 
-    def apply(self, conn: Connection, records: Sequence[CanonicalRecord]) -> SinkResult:
-        """Store one batch in the caller's transaction; returns rows inserted or changed and records refused."""
+    def apply(self, conn: Connection, records: Sequence[CanonicalRecord]) -> IngestResult:
+        """Store one batch in the caller's transaction; returns rows written, records refused, merge events."""
         now = self.clock()
-        batch = _SortedBatch.of(records)
-        repo.lock_sources(conn, {record.source for record in batch.accepted})
-        members = MemberResolver(self.directory, self.ranking, now)
+        batch = _SortedBatch.of(records, self.identity)
+        repo.lock_sources(conn, {record.source for record in batch.accepted} | batch.identity_locks())
+        members = MemberResolver(self.directory, self.ranking, self.identity, now)
         written, known = members.write_profiles(conn, batch.profiles)
         customers, placeholders = members.resolve_customers(conn, batch.customer_keys(), known)
         activity = ActivityWriter(conn, self.directory.sealer, customers, now)
@@ -71,7 +92,7 @@ class StoreSink:
         written += activity.inquiries(batch.inquiries)
         written += activity.survey_responses(batch.surveys)
         written += activity.consent_changes(batch.consents)
-        return SinkResult(written, tuple(batch.refused))
+        return IngestResult(written, tuple(batch.refused), tuple(members.events))
 
 
 @dataclass
@@ -86,18 +107,18 @@ class _SortedBatch:
     refused: list[Quarantined] = field(default_factory=list)
 
     @classmethod
-    def of(cls, records: Sequence[CanonicalRecord]) -> _SortedBatch:
+    def of(cls, records: Sequence[CanonicalRecord], policy: IdentityPolicy) -> _SortedBatch:
         batch = cls()
         for record in _newest_versions(records):
             try:
-                batch._add(record)
+                batch._add(record, policy)
             except InvalidInputError as error:
                 batch.refused.append(Quarantined.from_record(record, str(error), type(error).__name__))
         return batch
 
-    def _add(self, record: CanonicalRecord) -> None:
+    def _add(self, record: CanonicalRecord, policy: IdentityPolicy) -> None:
         if isinstance(record, Profile):
-            self.profiles.append((record, _member_profile(record)))
+            self.profiles.append((record, _member_profile(record, policy)))
         elif isinstance(record, Purchase):
             _check_purchase(record)
             self.purchases.append(record)
@@ -114,6 +135,10 @@ class _SortedBatch:
     def accepted(self) -> list[CanonicalRecord]:
         """Every record that goes on to the store."""
         return [*(p for p, _ in self.profiles), *self.purchases, *self.inquiries, *self.surveys, *self.consents]
+
+    def identity_locks(self) -> set[str]:
+        """The identity-resolution lock if this batch has profiles to match."""
+        return {_IDENTITY_LOCK} if self.profiles else set()
 
     def customer_keys(self) -> set[Key]:
         """(source, customer id) of every record that names a customer."""
@@ -143,18 +168,23 @@ def _newest_versions(records: Sequence[CanonicalRecord]) -> list[CanonicalRecord
     return list(newest.values())
 
 
-def _member_profile(record: Profile) -> MemberProfile:
-    """The record's personal data in canonical form; ``InvalidInputError`` names the bad field, not its value."""
+def _member_profile(record: Profile, policy: IdentityPolicy) -> MemberProfile:
+    """The record's personal data in canonical form, placeholders and dummies dropped.
+
+    ``InvalidInputError`` names the bad field, not its value.
+    """
     profile = MemberProfile(
         name=record.name,
         kana=record.kana,
-        email=record.email,
-        phone=record.phone,
+        email=record.email if policy.usable_email(record.email) else None,
+        phone=record.phone if policy.usable_phone(record.phone) else None,
         postal_code=record.postal_code,
         address=record.address,
         birthday=record.birthday,
-    )
-    return profile.validated(require_name=False)
+    ).validated(require_name=False)
+    if profile.phone and policy.blocks_phone(profile.phone):
+        return replace(profile, phone=None)
+    return profile
 
 
 def _check_purchase(record: Purchase) -> None:

@@ -1,9 +1,12 @@
 """Members from source records: which member a record belongs to, and the per-field merge of profiles.
 
-A ``Profile`` goes to the member its source link names; without a link, to the member with the same email,
-then the same phone (exact blind-index matches); otherwise to a new member. A record that only names a
-customer (a purchase, an inquiry …) goes to that customer's linked member, or to a placeholder member
-created with the link, which the customer's profile fills in when it arrives.
+A ``Profile`` goes to the cluster its source link names (the cluster's root when the linked member was
+merged) and joins every cluster it strongly matches by email or phone (``core.identity.matching``); clusters
+it brings together are merged into the oldest, automatically. Without a link or a match it makes a new
+member. Weak evidence (same name and birthday, same phone under another name …) queues review items.
+
+A record that only names a customer (a purchase, an inquiry …) goes to the member that customer's link
+names, or to a placeholder member created with the link, which the customer's profile fills in later.
 """
 
 from __future__ import annotations
@@ -17,17 +20,27 @@ from uuid import UUID
 from sqlalchemy import Connection, Row
 
 from core.crypto.sealing import WrappedDataKey
+from core.events import MemberMerged
 from core.identity.claims import PROFILE_FIELDS, Claim, SourceRanking, stored_claims
+from core.identity.matching import WEAK_INDEXES, Arrival, BatchMatcher, Cluster, Names
+from core.identity.merge import MemberMerger
+from core.identity.policy import IdentityPolicy
 from core.members.directory import MemberDirectory
-from core.members.profile import MemberProfile
-from core.normalize import normalize_email
+from core.members.profile import Member, MemberProfile
 from core.records import Profile
+from core.store import identity as identity_repo
 from core.store import members as member_repo
 from core.store import records as repo
+from core.store import reviews as review_repo
 from core.store.records import Key
 
 _FULL_DIGEST_BYTES = 32
 _EMPTY = MemberProfile(name=None)
+_ACTOR = "identity resolution"
+_REASONS = {
+    "email": "the same verified email address",
+    "phone": "the same phone number under the same name",
+}
 
 
 @dataclass
@@ -43,12 +56,14 @@ class _Draft:
     profiles: list[tuple[Profile, MemberProfile]] = field(default_factory=list)
 
     def fold(self, ranking: SourceRanking) -> None:
-        """Merge the batch's profiles, in order, field by field; ``None`` never erases a value."""
+        """Merge the batch's profiles field by field; ``None`` never erases a value, and order does not matter."""
         for record, valid in self.profiles:
-            incoming = Claim(record.source, record.source_updated_at)
             for name in PROFILE_FIELDS:
                 value = getattr(valid, name)
-                if value is not None and ranking.beats(incoming, self.claims.get(name)):
+                if value is None:
+                    continue
+                incoming = Claim(record.source, record.source_updated_at, value)
+                if ranking.beats(incoming, self.claims.get(name)):
                     self.claims[name] = incoming
                     self.winners[name] = value
 
@@ -59,103 +74,147 @@ class _Draft:
 
 
 class MemberResolver:
-    """Resolves one batch's records to members and writes the profile merges, in the caller's transaction."""
+    """Resolves one batch's records to members and writes the profile merges, in the caller's transaction.
 
-    def __init__(self, directory: MemberDirectory, ranking: SourceRanking, now: datetime) -> None:
+    ``events`` collects the domain events of the merges written, to publish once the transaction commits.
+    """
+
+    def __init__(
+        self, directory: MemberDirectory, ranking: SourceRanking, policy: IdentityPolicy, now: datetime
+    ) -> None:
         self.directory = directory
         self.sealer = directory.sealer
         self.ranking = ranking
+        self.policy = policy
         self.now = now
+        self.events: list[MemberMerged] = []
+        self._rows: dict[UUID, Row[Any]] = {}
+        self._members: dict[UUID, Member] = {}
 
     # ── profiles ───────────────────────────────────────────────────────────────────────────────────
 
     def write_profiles(
         self, conn: Connection, profiles: Sequence[tuple[Profile, MemberProfile]]
     ) -> tuple[int, dict[Key, UUID]]:
-        """Merge validated profiles into members; returns rows written and the member of every profile key."""
+        """Match, merge and store validated profiles; returns rows written and the member of every profile key."""
         links = repo.source_links(conn, (_key(record) for record, _ in profiles))
-        existing: dict[UUID, _Draft] = {}
-        unlinked: list[tuple[Profile, MemberProfile]] = []
-        for record, valid in profiles:
-            link = links.get(_key(record))
-            if link is None:
-                unlinked.append((record, valid))
-            elif link.source_updated_at is None or record.source_updated_at > link.source_updated_at:
-                existing.setdefault(link.member_id, _Draft(link.member_id)).profiles.append((record, valid))
-        created = self._assign_unlinked(conn, unlinked, existing)
+        fresh = {_key(record): (record, valid) for record, valid in profiles if _is_newer(record, links)}
+        matcher = self._match(conn, fresh, links)
+        clusters = matcher.clusters()
+        written = self._merge(conn, clusters)
+        existing = {cluster.survivor: self._draft(cluster, fresh) for cluster in clusters if cluster.roots}
+        new_clusters = [cluster for cluster in clusters if not cluster.roots]
+        created = [self._draft(cluster, fresh) for cluster in new_clusters]
         self._load_stored(conn, existing)
         for draft in (*existing.values(), *created):
             draft.fold(self.ranking)
-        written = self._write_existing(conn, existing.values()) + self._insert_new(conn, created)
+        written += self._write_existing(conn, existing.values()) + self._insert_new(conn, created)
+        for cluster, draft in zip(new_clusters, created, strict=True):
+            cluster.member_id = draft.member_id
         drafts = [*existing.values(), *created]
         self._write_links(conn, drafts, links)
         repo.upsert_field_sources(conn, self._provenance(existing.values()))
         repo.insert_field_sources(conn, self._provenance(created))
+        review_repo.insert_review_items(conn, [item.review_row(self.now) for item in matcher.evidence()])
         known = {_key(record): draft.member_id for draft in drafts for record, _ in draft.profiles}
+        known.update((key, links[key].member_id) for key in known.keys() & links.keys())
         return written, {key: member_id for key, member_id in known.items() if member_id is not None}
 
-    def _assign_unlinked(
-        self, conn: Connection, unlinked: Sequence[tuple[Profile, MemberProfile]], existing: dict[UUID, _Draft]
-    ) -> list[_Draft]:
-        """Attach unlinked profiles to a matching member, or to a new one; returns the new members' drafts."""
-        emails = {valid.email: normalize_email(valid.email) for _, valid in unlinked if valid.email}
-        phones = {valid.phone: valid.phone for _, valid in unlinked if valid.phone}
-        by_email = self._matches(conn, "email", emails)
-        by_phone = self._matches(conn, "phone", phones)
-        created: list[_Draft] = []
-        batch_by_email: dict[str, _Draft] = {}
-        batch_by_phone: dict[str, _Draft] = {}
-        for record, valid in unlinked:
-            email = emails.get(valid.email) if valid.email else None
-            matched = by_email.get(valid.email or "") or by_phone.get(valid.phone or "")
-            if matched is not None:
-                draft = existing.setdefault(matched, _Draft(matched))
-            else:
-                draft = batch_by_email.get(email or "") or batch_by_phone.get(valid.phone or "") or _Draft()
-                if draft.member_id is None and not draft.profiles:
-                    created.append(draft)
-            if email:
-                batch_by_email.setdefault(email, draft)
-            if valid.phone:
-                batch_by_phone.setdefault(valid.phone, draft)
-            draft.profiles.append((record, valid))
-        return created
+    def _match(
+        self, conn: Connection, fresh: Mapping[Key, tuple[Profile, MemberProfile]], links: Mapping[Key, Row[Any]]
+    ) -> BatchMatcher:
+        """Place every profile into a cluster, from blind-index lookups of the whole batch."""
+        arrivals = {
+            key: Arrival.of(key, None, valid, email_verified=bool(record.email_verified))
+            for key, (record, valid) in fresh.items()
+        }
+        found = self._lookup(conn, [arrival.values for arrival in arrivals.values()])
+        linked = {links[key].member_id for key in fresh if key in links}
+        root_of = identity_repo.roots(conn, linked | {m for ids in found.values() for m in ids})
+        roots = set(root_of.values())
+        self._fetch(conn, roots)
+        active = {root: Names.of(profile) for root in roots if (profile := self._root_profile(root))}
+        holders = {wanted: {root_of[m] for m in ids} for wanted, ids in found.items()}
+        vetoes = identity_repo.vetoed_pairs(conn, list(active)) if active else set()
+        matcher = BatchMatcher(self.policy, active, holders, vetoes)
+        for key, arrival in arrivals.items():
+            if key not in links:
+                matcher.place(arrival)
+            elif (root := root_of[links[key].member_id]) in active:  # an erased member's data never comes back
+                matcher.place(replace(arrival, root=root))
+        return matcher
 
-    def _matches(self, conn: Connection, index: str, values: Mapping[str, str]) -> dict[str, UUID]:
-        """The oldest member whose blind index ``index`` equals each value (keyed as given)."""
-        digests = {raw: self.sealer.lookup_digests(index, wanted) for raw, wanted in values.items()}
-        found = repo.member_ids_by_digests(conn, index, (pair for pairs in digests.values() for pair in pairs))
-        candidates = {raw: set().union(*(found.get(d, ()) for _, d in pairs)) for raw, pairs in digests.items()}
-        truncated = any(len(d) < _FULL_DIGEST_BYTES for pairs in digests.values() for _, d in pairs)
-        if truncated:
-            candidates = self._confirmed(conn, index, values, candidates)
-        return {raw: min(ids) for raw, ids in candidates.items() if ids}  # ids are time-ordered: min is oldest
+    def _lookup(self, conn: Connection, batch: Iterable[Mapping[str, str]]) -> dict[tuple[str, str], set[UUID]]:
+        """Members holding each (index, value) of the batch, one bulk lookup per blind index."""
+        found: dict[tuple[str, str], set[UUID]] = {}
+        for index in (*self.policy.match_on, *WEAK_INDEXES):
+            wanted = {value for values in batch if (value := values.get(index)) is not None}
+            digests = {value: self.sealer.lookup_digests(index, value) for value in wanted}
+            hits = repo.member_ids_by_digests(conn, index, (pair for pairs in digests.values() for pair in pairs))
+            for value, pairs in digests.items():
+                ids = set().union(*(hits.get(digest, ()) for _, digest in pairs))
+                if ids:
+                    found[(index, value)] = ids
+            if any(len(digest) < _FULL_DIGEST_BYTES for pairs in digests.values() for _, digest in pairs):
+                self._confirm(conn, index, found)
+        return found
 
-    def _confirmed(
-        self, conn: Connection, index: str, values: Mapping[str, str], candidates: Mapping[str, set[UUID]]
-    ) -> dict[str, set[UUID]]:
-        """Candidates of a truncated index whose decrypted value really equals the wanted one."""
-        rows = member_repo.fetch_members(conn, {i for ids in candidates.values() for i in ids})
-        members = {row.id: self.directory.decrypt_row(row) for row in rows}
-        normalize = normalize_email if index == "email" else str
-        confirmed: dict[str, set[UUID]] = {}
-        for raw, ids in candidates.items():
-            stored = {i: getattr(members[i].profile, index, None) for i in ids if i in members}
-            confirmed[raw] = {i for i, value in stored.items() if value and normalize(value) == values[raw]}
-        return confirmed
+    def _confirm(self, conn: Connection, index: str, found: dict[tuple[str, str], set[UUID]]) -> None:
+        """Keep the candidates of a truncated index whose decrypted value really is the wanted one."""
+        self._fetch(conn, {m for (name, _), ids in found.items() if name == index for m in ids})
+        for (name, value), ids in list(found.items()):
+            if name == index:
+                found[(name, value)] = {m for m in ids if self._indexed_value(m, index) == value}
 
-    def _load_stored(self, conn: Connection, drafts: dict[UUID, _Draft]) -> None:
-        """Fill drafts of existing members with their stored profile, claims and key; drops erased members."""
-        rows = member_repo.fetch_members(conn, list(drafts))
-        sources = repo.field_sources(conn, drafts)
-        for row in rows:
-            member = self.directory.decrypt_row(row)
-            if member.profile is None:
-                del drafts[row.id]
+    def _indexed_value(self, member_id: UUID, index: str) -> str | None:
+        member = self._members.get(member_id)
+        if member is None or member.profile is None or member.member_number is None:
+            return None
+        return member.profile.index_values(member.member_number)[index]
+
+    def _root_profile(self, member_id: UUID) -> MemberProfile | None:
+        """The profile of a member read in this batch, if it is a cluster root that was not erased."""
+        member = self._members.get(member_id)
+        return member.profile if member and member.merged_into is None else None
+
+    def _fetch(self, conn: Connection, member_ids: Iterable[UUID]) -> None:
+        """Read and decrypt members not read yet in this batch."""
+        for row in member_repo.fetch_members(conn, set(member_ids) - self._rows.keys()):
+            self._rows[row.id], self._members[row.id] = row, self.directory.decrypt_row(row)
+
+    def _merge(self, conn: Connection, clusters: Sequence[Cluster]) -> int:
+        """Merge the stored roots each cluster brought together into its oldest; returns members merged."""
+        merger = MemberMerger(self.sealer, self.ranking, self.now)
+        merged = 0
+        for cluster in clusters:
+            if not (merges := cluster.merges()):
                 continue
-            draft = drafts[row.id]
+            for merged_id, identifier in merges:
+                reason = f"ingest: {_REASONS[identifier]}"
+                outcome = merger.merge(
+                    conn, cluster.survivor, merged_id, kind="automatic", actor=_ACTOR, reason=reason,
+                    identifier=identifier,
+                )  # fmt: skip
+                self.events.append(outcome.event)
+                merged += 1
+            review_repo.obsolete_reviews_between(conn, identity_repo.cluster(conn, cluster.survivor), self.now)
+            for stale in (cluster.survivor, *(merged_id for merged_id, _ in merges)):
+                self._rows.pop(stale, None)
+                self._members.pop(stale, None)
+        return merged
+
+    def _draft(self, cluster: Cluster, fresh: Mapping[Key, tuple[Profile, MemberProfile]]) -> _Draft:
+        return _Draft(cluster.member_id, profiles=[fresh[arrival.key] for arrival in cluster.arrivals])
+
+    def _load_stored(self, conn: Connection, drafts: Mapping[UUID, _Draft]) -> None:
+        """Fill drafts of existing members with their stored profile, claims and key."""
+        self._fetch(conn, drafts)
+        sources = repo.field_sources(conn, drafts)
+        for member_id, draft in drafts.items():
+            row, member = self._rows[member_id], self._members[member_id]
+            assert member.profile is not None
             draft.number, draft.base, draft.key = member.member_number, member.profile, _wrapped_key(row)
-            draft.claims = stored_claims(member.profile, sources.get(row.id, {}), row.updated_at)
+            draft.claims = stored_claims(member.profile, sources.get(member_id, {}), row.updated_at)
 
     def _write_existing(self, conn: Connection, drafts: Iterable[_Draft]) -> int:
         """Re-seal the changed columns of existing members and replace their changed blind indexes."""
@@ -239,6 +298,11 @@ class MemberResolver:
             {"index_name": index, "key_version": version, "digest": digest, "member_id": member_id}
             for index, version, digest in self.sealer.index_entries(values)
         ]
+
+
+def _is_newer(record: Profile, links: Mapping[Key, Row[Any]]) -> bool:
+    link = links.get(_key(record))
+    return link is None or link.source_updated_at is None or record.source_updated_at > link.source_updated_at
 
 
 def _wrapped_key(row: Row[Any]) -> WrappedDataKey:

@@ -44,7 +44,7 @@ def queued_pair(identity_kit, queue) -> tuple[int, UUID, UUID]:
     with identity_kit.engine.begin() as conn:
         reviews_repo.insert_review_items(
             conn,
-            [{"member_id": newer, "candidate_id": older, "kind": "name_birthday", "identifier": "name_birthday",
+            [{"member_id": newer, "candidate_id": older, "kind": "same_name_birthday", "identifier": "name_birthday",
               "source": "pos", "external_id": "c-9", "created_at": NOW}],
         )  # fmt: skip
     [item] = queue.items()

@@ -273,9 +273,13 @@ def test_a_guest_purchase_belongs_to_no_member(hub):
     assert hub.count(models.Member) == 0
 
 
-def test_a_profile_from_another_source_joins_the_member_with_the_same_email(hub):
+def test_a_profile_from_another_source_joins_the_member_with_the_same_verified_email(hub):
     hub.apply(profile("c1", source="pos", name="山田 花子", email="Hanako@Example.jp"))
-    hub.apply(profile("gid://1", source="shop", minute=5, email="hanako@example.jp", phone="090-1234-5678"))
+    hub.apply(
+        profile(
+            "gid://1", source="shop", minute=5, email="hanako@example.jp", email_verified=True, phone="090-1234-5678"
+        )
+    )
 
     assert hub.member_id("shop", "gid://1") == hub.member_id("pos", "c1")
     assert hub.count(models.Member) == 1
@@ -290,10 +294,10 @@ def test_a_profile_from_another_source_joins_the_member_with_the_same_phone(hub)
     assert hub.member().profile.email == "new@example.jp"
 
 
-def test_two_new_profiles_in_one_batch_with_the_same_email_make_one_member(hub):
+def test_two_new_profiles_in_one_batch_with_the_same_verified_email_make_one_member(hub):
     hub.apply(
         profile("c1", source="pos", name="山田 花子", email="hanako@example.jp"),
-        profile("gid://1", source="shop", email="HANAKO@example.jp", phone="090-1234-5678"),
+        profile("gid://1", source="shop", email="HANAKO@example.jp", email_verified=True, phone="090-1234-5678"),
     )
 
     assert hub.count(models.Member) == 1
@@ -305,7 +309,7 @@ def test_with_truncated_blind_indexes_a_profile_joins_only_the_member_whose_emai
     emails = [f"member{n}@example.jp" for n in range(6)]
     truncated.apply(*(profile(f"c{n}", name=f"会員 {n}", email=email) for n, email in enumerate(emails)))
 
-    truncated.apply(profile("g1", source="shop", email="MEMBER4@example.jp"))
+    truncated.apply(profile("g1", source="shop", email="MEMBER4@example.jp", email_verified=True))
 
     assert truncated.member_id("shop", "g1") == truncated.member_id("pos", "c4")
     assert truncated.count(models.Member) == 6
@@ -330,7 +334,17 @@ def test_an_erased_members_data_is_not_brought_back_by_a_later_version(hub):
 
 def test_between_equal_sources_the_newer_value_wins_field_by_field(hub):
     hub.apply(profile("c1", source="pos", minute=10, name="山田 花子", email="hanako@example.jp"))
-    hub.apply(profile("g1", source="shop", minute=5, name="古い 名前", email="hanako@example.jp", kana="ヤマダ"))
+    hub.apply(
+        profile(
+            "g1",
+            source="shop",
+            minute=5,
+            name="古い 名前",
+            email="hanako@example.jp",
+            email_verified=True,
+            kana="ヤマダ",
+        )
+    )
     assert (hub.member().profile.name, hub.member().profile.kana) == ("山田 花子", "ヤマダ")
 
     hub.apply(profile("g1", source="shop", minute=20, name="山田 はなこ"))
@@ -339,7 +353,17 @@ def test_between_equal_sources_the_newer_value_wins_field_by_field(hub):
 
 def test_the_console_beats_an_import_even_when_older(hub):
     hub.apply(profile("op-1", source="console", minute=0, name="山田 花子", email="hanako@example.jp"))
-    hub.apply(profile("c1", source="pos", minute=60, name="ヤマダ ハナコ", email="hanako@example.jp", kana="ヤマダ"))
+    hub.apply(
+        profile(
+            "c1",
+            source="pos",
+            minute=60,
+            name="ヤマダ ハナコ",
+            email="hanako@example.jp",
+            email_verified=True,
+            kana="ヤマダ",
+        )
+    )
 
     member = hub.member("console", "op-1")
     assert (member.profile.name, member.profile.kana) == ("山田 花子", "ヤマダ")
@@ -348,14 +372,21 @@ def test_the_console_beats_an_import_even_when_older(hub):
 
 def test_a_higher_priority_import_overwrites_a_newer_lower_one(hub):
     hub.apply(profile("g1", source="shop", minute=60, name="通販 名前", email="hanako@example.jp"))
-    hub.apply(profile("c1", source="pos", minute=0, name="店舗 名前", email="hanako@example.jp"), priority=("pos",))
+    hub.apply(
+        profile("c1", source="pos", minute=0, name="店舗 名前", email="hanako@example.jp", email_verified=True),
+        priority=("pos",),
+    )
 
     assert hub.member("shop", "g1").profile.name == "店舗 名前"
 
 
 def test_an_operator_entered_value_counts_as_the_console(hub):
     hub.directory.add(MemberProfile(name="山田 花子", email="hanako@example.jp"))
-    hub.apply(profile("c1", minute=60, name="別の 名前", email="hanako@example.jp", phone="090-1234-5678"))
+    hub.apply(
+        profile(
+            "c1", minute=60, name="別の 名前", email="hanako@example.jp", email_verified=True, phone="090-1234-5678"
+        )
+    )
 
     assert (hub.member().profile.name, hub.member().profile.phone) == ("山田 花子", "+819012345678")
 
