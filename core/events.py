@@ -38,3 +38,27 @@ class MemberUnmerged(DomainEvent):
     merge_id: int
     survivor_id: UUID
     merged_id: UUID
+
+
+@dataclass(frozen=True)
+class PointsChanged(DomainEvent):
+    """The points of the cluster whose root is ``member_id`` moved by ``delta`` through entries of ``kind``.
+
+    One event per cluster and entry kind for each loyalty call (a batch of purchases, a redemption, a job).
+    """
+
+    name: ClassVar[str] = "points_changed"
+    member_id: UUID
+    kind: str
+    delta: int
+
+
+@dataclass(frozen=True)
+class RankChanged(DomainEvent):
+    """The cluster whose root is ``member_id`` moved from ``from_rank`` to ``to_rank`` (rank codes)."""
+
+    name: ClassVar[str] = "rank_changed"
+    member_id: UUID
+    from_rank: str | None
+    to_rank: str
+    reason: str

@@ -260,10 +260,13 @@ class SurveyResponse(Base):
     """A survey answer: score and choice answers in the clear, free text sealed."""
 
     __tablename__ = "survey_responses"
-    __table_args__ = (UniqueConstraint("source", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_survey_responses_member_id_answered_at", "member_id", "answered_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), index=True)
+    member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"))
     source: Mapped[str] = mapped_column(String(64))
     external_id: Mapped[str] = mapped_column(String(255))
     survey_code: Mapped[str] = mapped_column(String(64))
@@ -275,11 +278,19 @@ class SurveyResponse(Base):
 
 
 class PointLedgerEntry(Base):
-    """One signed movement of a member's points; ``source_event`` makes each movement happen once."""
+    """One signed movement of a member's points; ``source_event`` makes each movement happen once.
+
+    Append-only. An entry with ``available_at`` is a *lot* (earned or credited points, spendable from
+    ``available_at``, lapsing at ``expires_at``); negative entries record in ``point_lot_consumptions`` which
+    lots they used up. ``status`` only mirrors ``available_at`` for display: the daily job moves ``pending``
+    to ``available``, the one update an entry ever sees (docs/loyalty.md).
+    """
 
     __tablename__ = "point_ledger"
     __table_args__ = (
         Index("ix_point_ledger_member_id_occurred_at", "member_id", "occurred_at"),
+        Index("ix_point_ledger_expires_at", "expires_at"),
+        Index("ix_point_ledger_status_available_at", "status", "available_at"),
         _one_of("kind", ("earn", "redeem", "expire", "adjust", "reverse")),
         _one_of("status", ("pending", "available")),
     )
@@ -289,22 +300,39 @@ class PointLedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(16))
     points: Mapped[int]
     status: Mapped[str] = mapped_column(String(16))
-    source_event: Mapped[str] = mapped_column(String(255), unique=True)
+    source_event: Mapped[str] = mapped_column(String(512), unique=True)
     rule_version: Mapped[str | None] = mapped_column(String(32))
     occurred_at: Mapped[datetime]
     available_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # what an earn or reverse entry was computed from, so that a recompute can check its amount
+    purchase_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("purchases.id"))
+    rank_code: Mapped[str | None] = mapped_column(String(32))
+    campaign_codes: Mapped[str | None] = mapped_column(String(255))
+    # points a reversal was due but could not take back because the member had spent them already
+    unrecovered_points: Mapped[int | None]
+
+
+class PointLotConsumption(Base):
+    """How many points of one lot a negative ledger entry (redeem, expire, reverse, adjust) used up."""
+
+    __tablename__ = "point_lot_consumptions"
+
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("point_ledger.id"), primary_key=True)
+    lot_id: Mapped[int] = mapped_column(BigId, ForeignKey("point_ledger.id"), primary_key=True, index=True)
+    points: Mapped[int]
 
 
 class RankChange(Base):
     """A member moving from one rank to another, and the rule that moved them."""
 
     __tablename__ = "rank_history"
+    __table_args__ = (Index("ix_rank_history_member_id_changed_at", "member_id", "changed_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
     from_rank: Mapped[str | None] = mapped_column(String(32))
     to_rank: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(String(255))
@@ -316,10 +344,14 @@ class Coupon(Base):
     """A coupon issued to a member; ``source_event`` makes rule-issued coupons idempotent."""
 
     __tablename__ = "coupons"
-    __table_args__ = (_one_of("value_type", ("percent", "amount")),)
+    __table_args__ = (
+        Index("ix_coupons_member_id_issued_at", "member_id", "issued_at"),
+        Index("ix_coupons_member_id_used_at", "member_id", "used_at"),
+        _one_of("value_type", ("percent", "amount")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
     code: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
     value_type: Mapped[str] = mapped_column(String(16))
@@ -567,6 +599,7 @@ class ConsentEvent(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_consent_events_member_id_channel_changed_at", "member_id", "channel", "changed_at"),
+        Index("ix_consent_events_member_id_changed_at", "member_id", "changed_at"),
         _one_of("channel", ("email", "sms", "post")),
     )
 

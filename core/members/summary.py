@@ -1,0 +1,223 @@
+"""The member summary of the call-center console: who the member is, where they stand, and why.
+
+Any member id of a cluster gives the summary of the cluster's root, over the history of every member in it.
+The figures follow these rules until the loyalty engine brings its own:
+
+- **Spend** (yen): totals of the purchases not cancelled at the source, minus the refunds recorded against
+  them; a refund counts in the window of its purchase. The last 12 months are the 365 days up to now, a
+  span of time, so the Asia/Tokyo calendar does not move it.
+- **Points**: the balance is the sum of ``available`` ledger entries, ``pending`` the sum of pending ones.
+  Until the loyalty engine allocates lots, spending (every negative available entry: redeem, expire,
+  reverse, negative adjust) is taken to use up the lots (positive available entries) that expire first;
+  the nearest expiry is the earliest future ``expires_at`` of a lot with points left, and those points
+  are what expires then. Lots without ``expires_at`` never expire.
+- **Rank**: the ``to_rank`` of the newest rank change, with its reason and rule version (the explanation);
+  the root's ``rank_code`` when no change is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row
+
+from core.crypto.sealing import MemberSealer, WrappedDataKey
+from core.errors import MemberNotFoundError
+from core.members.directory import Clock, MemberDirectory, utc_now
+from core.members.profile import Member
+from core.members.timeline import member_cluster
+from core.store import summary as repo
+from core.store.database import read_only
+from core.store.members import fetch_members
+
+__all__ = [
+    "ConsentState",
+    "LastPurchase",
+    "LedgerLine",
+    "MemberSummaries",
+    "MemberSummary",
+    "PointBalance",
+    "PurchaseFigures",
+    "RankStanding",
+    "point_balance",
+]
+
+RECENT_SPEND_WINDOW = timedelta(days=365)
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)  # where lots that have lapsed already sort, all together
+
+
+@dataclass(frozen=True)
+class RankStanding:
+    """The current rank and the change that set it (``since``, ``reason`` … are ``None`` without one)."""
+
+    code: str | None
+    since: datetime | None
+    from_rank: str | None
+    reason: str | None
+    rule_version: str | None
+
+
+@dataclass(frozen=True)
+class PointBalance:
+    """Points available and pending, and the nearest expiry with the points lapsing then."""
+
+    available: int
+    pending: int
+    next_expiry: datetime | None
+    expiring_points: int
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """One point movement behind the balance."""
+
+    occurred_at: datetime
+    kind: str
+    points: int
+    status: str
+    rule_version: str | None
+    source_event: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PurchaseFigures:
+    """Spend in yen (net of refunds) all time and over the last 12 months, and the number of purchases."""
+
+    lifetime_spend: int
+    recent_spend: int
+    purchase_count: int
+
+
+@dataclass(frozen=True)
+class LastPurchase:
+    """The newest purchase not cancelled."""
+
+    purchased_at: datetime
+    channel: str
+    store_code: str | None
+    amount: int
+    source: str
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    """The latest consent on one marketing channel, and which source reported it when."""
+
+    channel: str
+    subscribed: bool
+    changed_at: datetime
+    source: str
+
+
+@dataclass(frozen=True)
+class MemberSummary:
+    """Everything the console shows at the top of a member page; ``rank`` and ``ledger`` explain the standing."""
+
+    member: Member
+    merged_member_numbers: tuple[str, ...]
+    rank: RankStanding
+    points: PointBalance
+    purchases: PurchaseFigures
+    last_purchase: LastPurchase | None
+    open_inquiries: int
+    segments: tuple[str, ...]
+    consent: tuple[ConsentState, ...]
+    ledger: tuple[LedgerLine, ...]
+
+
+class MemberSummaries:
+    """Builds member summaries from the encrypted store; ``ledger_lines`` is how many movements explain points."""
+
+    def __init__(self, directory: MemberDirectory, *, clock: Clock = utc_now, ledger_lines: int = 10) -> None:
+        self.directory = directory
+        self.clock = clock
+        self.ledger_lines = ledger_lines
+
+    def member_summary(self, member_id: UUID) -> MemberSummary:
+        """The summary of the cluster ``member_id`` belongs to; ``MemberNotFoundError`` for an unknown id."""
+        now = self.clock()
+        # begin(): the read ends in COMMIT; psycopg forgets its prepared statements on ROLLBACK
+        with read_only(self.directory.engine).begin() as conn:
+            cluster = member_cluster(conn, member_id)
+            rows = {row.id: row for row in fetch_members(conn, cluster)}
+            if not rows:
+                raise MemberNotFoundError(f"no member with id {member_id}")
+            figures = repo.member_figures(conn, cluster, now - RECENT_SPEND_WINDOW)
+            totals = repo.point_totals(conn, cluster, now)
+            ledger = repo.recent_ledger_entries(conn, cluster, self.ledger_lines)
+            segments = repo.segment_codes(conn, cluster)
+            consent = repo.current_consent(conn, cluster)
+        root = self.directory.decrypt_row(rows[cluster[0]])
+        merged = (rows[i] for i in cluster[1:] if i in rows)
+        return MemberSummary(
+            member=root,
+            merged_member_numbers=_member_numbers(self.directory.sealer, merged),
+            rank=_standing(figures, root),
+            points=point_balance(totals, now),
+            purchases=PurchaseFigures(
+                figures.spend - figures.refunded, figures.recent_spend - figures.recent_refunded, figures.purchase_count
+            ),
+            last_purchase=_last_purchase(figures),
+            open_inquiries=figures.open_inquiries,
+            segments=tuple(segments),
+            consent=tuple(ConsentState(c.channel, bool(c.subscribed), c.changed_at, c.source) for c in consent),
+            ledger=tuple(map(_ledger_line, ledger)),
+        )
+
+
+def point_balance(totals: Iterable[Row[Any]], now: datetime) -> PointBalance:
+    """Balance, pending points and nearest expiry from ``point_totals`` rows, by the module's rule."""
+    available = pending = spent = 0
+    lots: list[tuple[datetime, int]] = []
+    for row in totals:
+        if row.status == "pending":
+            pending += row.credited + row.debited
+            continue
+        available += row.credited + row.debited
+        spent -= row.debited
+        if row.credited and (row.lapsed or row.expires_at is not None):
+            lots.append((_LONG_AGO if row.lapsed else row.expires_at, row.credited))
+    for expires_at, points in sorted(lots):
+        left = max(points - spent, 0)
+        spent = max(spent - points, 0)
+        if left and expires_at > now:
+            return PointBalance(available, pending, expires_at, min(left, available))
+    return PointBalance(available, pending, None, 0)
+
+
+def _standing(figures: Row[Any], root: Member) -> RankStanding:
+    if figures.to_rank is None:
+        return RankStanding(root.rank_code, None, None, None, None)
+    f = figures
+    return RankStanding(f.to_rank, f.rank_changed_at, f.from_rank, f.rank_reason, f.rank_rule_version)
+
+
+def _last_purchase(figures: Row[Any]) -> LastPurchase | None:
+    if figures.last_purchased_at is None:
+        return None
+    f = figures
+    return LastPurchase(f.last_purchased_at, f.last_channel, f.last_store_code, f.last_amount, f.last_source)
+
+
+def _ledger_line(row: Row[Any]) -> LedgerLine:
+    return LedgerLine(
+        row.occurred_at, row.kind, row.points, row.status, row.rule_version, row.source_event, row.expires_at
+    )
+
+
+def _member_numbers(sealer: MemberSealer, rows: Iterable[Row[Any]]) -> tuple[str, ...]:
+    """The member numbers of merged-in members (erased ones have none left); nothing else is decrypted."""
+    numbers: list[str] = []
+    for row in rows:
+        if row.status == "erased" or row.wrapped_dek is None:
+            continue
+        cipher = sealer.cipher_for(WrappedDataKey(row.wrapped_dek, row.kek_version, row.dek_version))
+        number = sealer.open_fields(cipher, row.id, {"member_number_ct": row.member_number_ct})["member_number"]
+        if number:
+            numbers.append(number)
+    return tuple(numbers)
