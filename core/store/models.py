@@ -425,6 +425,21 @@ class MemberSegment(Base):
     since: Mapped[datetime]
 
 
+class MemberScore(Base):
+    """A cluster root's RFM figures and quintile scores (1 worst … 5 best), rewritten by the nightly job."""
+
+    __tablename__ = "member_scores"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    recency_days: Mapped[int | None]
+    frequency: Mapped[int]
+    monetary: Mapped[int]
+    recency_score: Mapped[int]
+    frequency_score: Mapped[int]
+    monetary_score: Mapped[int]
+    computed_at: Mapped[datetime]
+
+
 class SyncState(Base):
     """The committed cursor of one connector stream, written in the same transaction as its batch."""
 
