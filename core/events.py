@@ -5,6 +5,7 @@ Each event is a frozen dataclass with a ``name``; it names members by id and nev
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -17,6 +18,14 @@ class DomainEvent:
 
     name: ClassVar[str] = "domain_event"
     occurred_at: datetime
+
+
+Publish = Callable[[Iterable["DomainEvent"]], None]
+"""Hands committed events to their observers (the hub passes ``core.plugins.manager.publish_events``)."""
+
+
+def no_observers(events: Iterable[DomainEvent]) -> None:
+    """A ``Publish`` for code run without plugins (tools, tests of one part): nobody listens."""
 
 
 @dataclass(frozen=True)

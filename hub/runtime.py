@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import pluggy
 from sqlalchemy import Engine
 
 from core.crypto.key_providers import KeyFileProvider, KeyProvider
 from core.crypto.keyring import KeyRing
 from core.crypto.sealing import MemberSealer
 from core.errors import ConfigError, KeyFileError, NotInitialisedError
+from core.events import DomainEvent
+from core.identity.claims import SourceRanking
+from core.identity.service import MemberMerges
+from core.loyalty import LoyaltyEngine, load_rules, rules_file
 from core.members.directory import MemberDirectory
 from core.members.erasure import ErasureLedger
 from core.members.keys import load_verified_ring
-from core.plugins.manager import build_plugin_manager, plugin_manager
+from core.plugins.manager import build_plugin_manager, plugin_manager, publish_events
 from core.store.database import create_hub_engine, require_current_schema, upgrade_database
 from core.sync.contract import OutboundWriter
 from core.sync.engine import SyncEngine
@@ -48,12 +54,32 @@ class Hub:
         return load_hub_config(self.settings.config_file)
 
     @cached_property
+    def plugins(self) -> pluggy.PluginManager:
+        """The installed plugins (entry points) and the hub's extra ones."""
+        return build_plugin_manager(extra_plugins=self.extra_plugins)
+
+    def publish(self, events: Iterable[DomainEvent]) -> None:
+        """Tell the plugins' domain-event observers about committed changes."""
+        publish_events(self.plugins, events)
+
+    @cached_property
     def registry(self) -> ConnectorRegistry:
         """Connector types from the plugins, instances from ``hub.toml``."""
-        manager = build_plugin_manager(extra_plugins=self.extra_plugins)
-        registry = ConnectorRegistry.from_plugins(manager, self.config.connectors)
+        registry = ConnectorRegistry.from_plugins(self.plugins, self.config.connectors)
         registry.validate_all()
         return registry
+
+    @cached_property
+    def loyalty(self) -> LoyaltyEngine:
+        """The loyalty program under the hub's rules file (validated on first use), on the hub's clock."""
+        rules = load_rules(rules_file(self.settings.loyalty_rules, self.settings.home))
+        return LoyaltyEngine(rules, self.members.clock)
+
+    @cached_property
+    def merges(self) -> MemberMerges:
+        """Merges and unmerges, settling points and ranks and publishing to the plugins."""
+        ranking = SourceRanking(self.config.source_priority)
+        return MemberMerges(self.engine, self.members, ranking, self.publish, self.loyalty)
 
     @cached_property
     def dead_letters(self) -> PayloadSealer:
@@ -68,7 +94,12 @@ class Hub:
     @cached_property
     def sink(self) -> StoreSink:
         """Where synced records go."""
-        return StoreSink(self.members, source_priority=self.config.source_priority, identity=self.config.identity)
+        return StoreSink(
+            self.members,
+            source_priority=self.config.source_priority,
+            identity=self.config.identity,
+            loyalty=self.loyalty,
+        )
 
     @cached_property
     def dispatcher(self) -> OutboxDispatcher:
@@ -88,7 +119,14 @@ class Hub:
     @cached_property
     def sync(self) -> SyncEngine:
         """The sync engine over this hub's store and connectors."""
-        return SyncEngine(self.engine, self.registry, self.sink, self.dead_letters, extra_plugins=self.extra_plugins)
+        return SyncEngine(
+            self.engine,
+            self.registry,
+            self.sink,
+            self.dead_letters,
+            extra_plugins=self.extra_plugins,
+            publish=self.publish,
+        )
 
 
 def key_provider_for(settings: HubSettings) -> KeyProvider:

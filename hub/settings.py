@@ -24,6 +24,7 @@ class HubSettings:
     key_file: Path
     database_url: str
     config_file: Path | None = None
+    loyalty_rules: Path | None = None
 
     @property
     def erasure_ledger(self) -> Path:
@@ -37,9 +38,15 @@ class HubSettings:
 
 
 def load_settings() -> HubSettings:
-    """Settings from ``HUB_HOME``, ``HUB_KEY_FILE``, ``HUB_DATABASE_URL`` and ``HUB_CONFIG`` (``hub.toml``)."""
+    """Settings from ``HUB_HOME``, ``HUB_KEY_FILE``, ``HUB_DATABASE_URL``, ``HUB_CONFIG``, ``HUB_LOYALTY_RULES``.
+
+    ``HUB_CONFIG`` defaults to ``$HUB_HOME/hub.toml``; without ``HUB_LOYALTY_RULES`` the hub reads
+    ``$HUB_HOME/loyalty.toml`` if it exists, else the shipped example rules.
+    """
     home = Path(os.environ.get("HUB_HOME") or platformdirs.user_data_dir(APP_NAME)).expanduser().resolve()
     key_file = os.environ.get("HUB_KEY_FILE") or Path(platformdirs.user_config_dir(APP_NAME)) / "keyring.json"
     database_url = os.environ.get("HUB_DATABASE_URL") or f"sqlite:///{home / 'hub.sqlite3'}"
     config_file = Path(os.environ.get("HUB_CONFIG") or home / "hub.toml").expanduser().resolve()
-    return HubSettings(home, Path(key_file).expanduser().resolve(), database_url, config_file)
+    rules = os.environ.get("HUB_LOYALTY_RULES")
+    loyalty_rules = Path(rules).expanduser().resolve() if rules else None
+    return HubSettings(home, Path(key_file).expanduser().resolve(), database_url, config_file, loyalty_rules)

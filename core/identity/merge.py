@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Row
 
 from core.crypto.sealing import MemberSealer, WrappedDataKey
 from core.errors import InvalidInputError, MemberErasedError, MemberNotFoundError
-from core.events import MemberMerged, MemberUnmerged
+from core.events import DomainEvent, MemberMerged, MemberUnmerged
 from core.identity.claims import PROFILE_FIELDS, Claim, SourceRanking, stored_claims
 from core.members.directory import decrypt_member_row
 from core.members.profile import Member, MemberProfile
@@ -34,18 +34,33 @@ MERGE_KINDS = ("manual", "automatic", "review")
 
 @dataclass(frozen=True)
 class MergeOutcome:
-    """A merge written in the caller's transaction, and the event to publish once it commits."""
+    """A merge written in the caller's transaction, and the events to publish once it commits.
+
+    ``follow_ups`` are the events of what the merge caused in the same transaction (points, ranks).
+    """
 
     merge_id: int
     event: MemberMerged
+    follow_ups: tuple[DomainEvent, ...] = ()
+
+    @property
+    def events(self) -> tuple[DomainEvent, ...]:
+        """The merge's event, then its follow-ups."""
+        return (self.event, *self.follow_ups)
 
 
 @dataclass(frozen=True)
 class UnmergeOutcome:
-    """An unmerge written in the caller's transaction, and the event to publish once it commits."""
+    """An unmerge written in the caller's transaction, and the events to publish once it commits."""
 
     merge_id: int
     event: MemberUnmerged
+    follow_ups: tuple[DomainEvent, ...] = ()
+
+    @property
+    def events(self) -> tuple[DomainEvent, ...]:
+        """The unmerge's event, then its follow-ups."""
+        return (self.event, *self.follow_ups)
 
 
 @dataclass

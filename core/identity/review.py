@@ -82,7 +82,7 @@ class ReviewQueue:
                 self._decide(conn, item_id, "accepted", actor, note, outcome.merge_id)
         if outcome is None:
             raise InvalidInputError(f"review item #{item_id}: the two members are already one member")
-        self.merges.publish([outcome.event])
+        self.merges.publish(outcome.events)
         return outcome.merge_id
 
     def reject(self, item_id: int, *, actor: Actor, note: str) -> None:

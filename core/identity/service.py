@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -11,16 +10,15 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine
 
 from core.errors import InvalidInputError
-from core.events import DomainEvent
+from core.events import DomainEvent, Publish
 from core.identity.claims import SourceRanking
 from core.identity.merge import MemberMerger, MergeOutcome, UnmergeOutcome
+from core.loyalty import LoyaltyEngine
 from core.members.audit import Actor
 from core.members.directory import MemberDirectory
 from core.store import identity as repo
 from core.store.audit import append_audit_event
 from core.store.database import read_only
-
-Publish = Callable[[Iterable[DomainEvent]], None]
 
 
 @dataclass(frozen=True)
@@ -40,19 +38,31 @@ class MergeEntry:
 
 
 class MemberMerges:
-    """Merge, unmerge and merge history of members; every change is audited and published after commit."""
+    """Merge, unmerge and merge history of members; every change is audited and published after commit.
 
-    def __init__(self, engine: Engine, directory: MemberDirectory, ranking: SourceRanking, publish: Publish) -> None:
+    With ``loyalty``, points and ranks of the clusters a merge or unmerge changes are settled in the same
+    transaction (``LoyaltyEngine.recompute_clusters``).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        directory: MemberDirectory,
+        ranking: SourceRanking,
+        publish: Publish,
+        loyalty: LoyaltyEngine | None = None,
+    ) -> None:
         self.engine = engine
         self.directory = directory
         self.ranking = ranking
         self.publish = publish
+        self.loyalty = loyalty
 
     def merge(self, survivor_id: UUID, merged_id: UUID, *, actor: Actor, reason: str, kind: str = "manual") -> int:
         """Merge the cluster of ``merged_id`` into the cluster of ``survivor_id``; returns the merge id."""
         with self.engine.begin() as conn:
             outcome = self.merge_in(conn, survivor_id, merged_id, actor=actor, reason=reason, kind=kind)
-        self.publish([outcome.event])
+        self.publish(outcome.events)
         return outcome.merge_id
 
     def merge_in(
@@ -68,7 +78,7 @@ class MemberMerges:
         merger = MemberMerger(self.directory.sealer, self.ranking, now)
         outcome = merger.merge(conn, survivor, merged, kind=kind, actor=actor.name, reason=reason)
         _audit(conn, actor, "merge", survivor, now, {"merge_id": outcome.merge_id, "merged_id": str(merged)})
-        return outcome
+        return replace(outcome, follow_ups=self._settle(conn, [survivor], f"merge:{outcome.merge_id}"))
 
     def unmerge(self, member_id: UUID, *, actor: Actor, reason: str) -> int:
         """Undo the merge that put ``member_id`` into its cluster; returns that merge's id."""
@@ -82,8 +92,15 @@ class MemberMerges:
             outcome: UnmergeOutcome = merger.unmerge(conn, record.id, actor=actor.name, reason=reason)
             detail = {"merge_id": outcome.merge_id, "merged_id": str(record.merged_id)}
             _audit(conn, actor, "unmerge", record.survivor_id, now, detail)
-        self.publish([outcome.event])
+            separated = [record.survivor_id, record.merged_id]
+            outcome = replace(outcome, follow_ups=self._settle(conn, separated, f"unmerge:{outcome.merge_id}"))
+        self.publish(outcome.events)
         return outcome.merge_id
+
+    def _settle(self, conn: Connection, member_ids: list[UUID], cause: str) -> tuple[DomainEvent, ...]:
+        if self.loyalty is None:
+            return ()
+        return self.loyalty.recompute_clusters(conn, member_ids, cause=cause).events
 
     def history(self, member_id: UUID) -> list[MergeEntry]:
         """Every merge (undone ones included) of the members of ``member_id``'s cluster, oldest first."""

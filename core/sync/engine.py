@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from core.errors import MemberHubError, StreamBusyError
+from core.events import Publish, no_observers
 from core.logs import get_logger
 from core.records import CanonicalRecord
 from core.store import sync as repo
@@ -78,6 +79,7 @@ class SyncEngine:
         dead_letters: PayloadSealer,
         *,
         extra_plugins: Sequence[str] = (),
+        publish: Publish = no_observers,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
@@ -85,6 +87,7 @@ class SyncEngine:
         self.sink = sink
         self.dead_letters = dead_letters
         self.extra_plugins = tuple(extra_plugins)
+        self.publish = publish
         self.clock = clock
         self._stopping = threading.Event()
         _freeze_startup_objects()
@@ -214,6 +217,7 @@ class SyncEngine:
                 quarantined=len(refused),
                 cursor=batch.cursor,
             )
+        self.publish(result.events)
         run.read += len(batch.records)
         run.written += result.written
         run.quarantined += len(refused)

@@ -22,9 +22,10 @@ from uuid import UUID
 from sqlalchemy import Connection
 
 from core.errors import InvalidInputError
-from core.events import MemberMerged
+from core.events import DomainEvent, MemberMerged
 from core.identity.claims import OPERATOR_SOURCE, SourceRanking
 from core.identity.policy import IdentityPolicy
+from core.loyalty import LoyaltyEngine
 from core.members.directory import MemberDirectory
 from core.members.profile import MemberProfile
 from core.records import CanonicalRecord, ConsentChange, Inquiry, Profile, Purchase, SurveyResponse
@@ -35,7 +36,7 @@ from core.sync.ingest_activity import ActivityWriter
 from core.sync.ingest_members import MemberResolver
 from core.sync.sink import SinkResult
 
-__all__ = ["OPERATOR_SOURCE", "IngestResult", "StoreSink"]
+__all__ = ["OPERATOR_SOURCE", "StoreSink"]
 
 Clock = Callable[[], datetime]
 # Profiles of any source may match, and merge, the same members: batches with profiles take this lock too (on
@@ -46,22 +47,17 @@ _SKU_MAX = 128  # purchase_lines.sku is String(128); PostgreSQL would fail the w
 _INT_MAX = 2**31 - 1
 
 
-@dataclass(frozen=True)
-class IngestResult(SinkResult):
-    """A ``SinkResult`` with the domain events of the batch (automatic merges), to publish after commit."""
-
-    events: tuple[MemberMerged, ...] = ()
-
-
 class StoreSink:
     """Stores canonical records idempotently; profiles merge per field under ``source_priority``.
 
     ``source_priority`` lists sources from most to least trusted (unlisted sources rank below every listed
     one, equal among themselves); between equal ranks the newer ``source_updated_at`` wins. ``identity``
-    decides which profiles are one member (``core.identity.policy``). ``written`` counts members created
+    decides which profiles are one member (``core.identity.policy``). With ``loyalty``, the batch's purchases
+    earn (or give back) points and move ranks in the same transaction, and clusters the batch merged are
+    settled (``core.loyalty``). ``written`` counts members created
     (placeholders included), changed or merged, purchases, lines, adjustments, inquiries, messages, survey
-    responses and consent events; the source links, field provenance, blind-index rows and review items that
-    go with them are not counted.
+    responses and consent events; the source links, field provenance, blind-index rows, review items and
+    ledger entries that go with them are not counted.
     """
 
     def __init__(
@@ -70,15 +66,17 @@ class StoreSink:
         *,
         source_priority: Sequence[str] = (OPERATOR_SOURCE,),
         identity: IdentityPolicy | None = None,
+        loyalty: LoyaltyEngine | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.directory = directory
         self.ranking = SourceRanking(tuple(source_priority))
         self.identity = identity or IdentityPolicy()
+        self.loyalty = loyalty
         self.clock = clock or directory.clock
 
-    def apply(self, conn: Connection, records: Sequence[CanonicalRecord]) -> IngestResult:
-        """Store one batch in the caller's transaction; returns rows written, records refused, merge events."""
+    def apply(self, conn: Connection, records: Sequence[CanonicalRecord]) -> SinkResult:
+        """Store one batch in the caller's transaction; returns rows written, records refused, domain events."""
         now = self.clock()
         batch = _SortedBatch.of(records, self.identity)
         repo.lock_sources(conn, {record.source for record in batch.accepted} | batch.identity_locks())
@@ -92,7 +90,21 @@ class StoreSink:
         written += activity.inquiries(batch.inquiries)
         written += activity.survey_responses(batch.surveys)
         written += activity.consent_changes(batch.consents)
-        return IngestResult(written, tuple(batch.refused), tuple(members.events))
+        events: list[DomainEvent] = list(members.events)
+        if self.loyalty is not None:
+            events.extend(self._apply_loyalty(conn, self.loyalty, members.events, activity.purchase_ids))
+        return SinkResult(written, tuple(batch.refused), tuple(events))
+
+    @staticmethod
+    def _apply_loyalty(
+        conn: Connection, loyalty: LoyaltyEngine, merges: Sequence[MemberMerged], purchase_ids: Sequence[int]
+    ) -> list[DomainEvent]:
+        """Settle the clusters this batch merged, then earn or give back points for its purchases."""
+        events: list[DomainEvent] = []
+        for merge in merges:
+            events += loyalty.recompute_clusters(conn, [merge.survivor_id], cause=f"merge:{merge.merge_id}").events
+        events += loyalty.apply_purchases(conn, purchase_ids).events
+        return events
 
 
 @dataclass

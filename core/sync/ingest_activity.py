@@ -35,6 +35,7 @@ class ActivityWriter:
         self.now = now
         self._sealer = sealer
         self._ciphers: dict[UUID, FieldCipher | None] = {}
+        self.purchase_ids: list[int] = []  # purchases stored or changed by this batch, for the loyalty engine
 
     def load_ciphers(self, member_ids: Sequence[UUID]) -> None:
         """Unwrap the data keys of the members whose text the batch seals (``None`` for erased members)."""
@@ -51,6 +52,7 @@ class ActivityWriter:
         ids = repo.insert_purchases(self.conn, [{**self._purchase_row(r), "created_at": self.now} for r in new])
         repo.update_purchases(self.conn, [{"id": row.id, **self._purchase_row(r)} for r, row in newer])
         accepted = [*zip(new, ids, strict=True), *((r, row.id) for r, row in newer)]
+        self.purchase_ids.extend(purchase_id for _, purchase_id in accepted)
         lines = self._lines(list(zip(new, ids, strict=True)), [(r, row.id) for r, row in newer])
         return len(accepted) + lines + self._adjustments(accepted)
 

@@ -9,6 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
 
 from core.errors import MemberHubError
+from core.events import Publish, no_observers
 from core.records import CanonicalRecord, Record
 from core.store import sync as repo
 from core.sync.contract import RawRecordMapper, Rejected
@@ -42,6 +43,8 @@ def replay_dead_letter(
     registry: ConnectorRegistry,
     dead_letter_id: int,
     now: datetime,
+    *,
+    publish: Publish = no_observers,
 ) -> ReplayOutcome:
     """Store a quarantined record if it now passes; it stays pending (with the new reason) if it does not.
 
@@ -63,6 +66,7 @@ def replay_dead_letter(
         if not repo.mark_dead_letter(conn, dead_letter_id, "replayed", now):
             transaction.rollback()
             raise DeadLetterNotFoundError(f"dead letter {dead_letter_id} was replayed meanwhile")
+    publish(result.events)
     return ReplayOutcome(dead_letter_id, True, "stored")
 
 

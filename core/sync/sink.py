@@ -8,16 +8,21 @@ from typing import Protocol
 
 from sqlalchemy import Connection
 
+from core.events import DomainEvent
 from core.records import CanonicalRecord
 from core.sync.dead_letters import Quarantined
 
 
 @dataclass(frozen=True)
 class SinkResult:
-    """What one batch did to the store: rows written (inserted or changed) and records refused."""
+    """What one batch did to the store: rows written (inserted or changed), records refused, domain events.
+
+    The caller publishes the events (merges, points, ranks) once the batch's transaction has committed.
+    """
 
     written: int
     refused: Sequence[Quarantined] = field(default=())
+    events: Sequence[DomainEvent] = field(default=())
 
 
 class RecordSink(Protocol):

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from core.errors import WebhookRejected
+from core.events import Publish, no_observers
 from core.records import CanonicalRecord
 from core.store.records import record_delivery
 from core.sync.contract import Rejected, WebhookReceiver
@@ -48,6 +49,7 @@ class WebhookIntake:
         dead_letters: PayloadSealer,
         *,
         max_body_bytes: int = MAX_BODY_BYTES,
+        publish: Publish = no_observers,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
@@ -55,6 +57,7 @@ class WebhookIntake:
         self.sink = sink
         self.dead_letters = dead_letters
         self.max_body_bytes = max_body_bytes
+        self.publish = publish
         self.clock = clock
         self._receivers: dict[str, WebhookReceiver] = {}
         self._lock = threading.Lock()
@@ -80,6 +83,7 @@ class WebhookIntake:
             result = self.sink.apply(conn, records)
             refused += list(result.refused)
             quarantine(conn, self.dead_letters, instance, WEBHOOK_STREAM, refused, now)
+        self.publish(result.events)
         return WebhookOutcome(delivery_id, False, result.written, len(refused))
 
     def _receiver(self, instance: str) -> WebhookReceiver:

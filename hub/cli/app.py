@@ -14,7 +14,7 @@ import typer
 from core.errors import MemberHubError
 from core.logs import configure_logging
 from core.store.database import database_revision, upgrade_database
-from hub.cli import keys, members, merges, review, sync
+from hub.cli import keys, loyalty, members, merges, review, sync
 from hub.cli.common import console, err_console, opened_hub
 from hub.runtime import connect_database, init_hub
 from hub.scheduler import build_scheduler, run_until_stopped
@@ -28,6 +28,7 @@ members.app.command("unmerge")(merges.unmerge)
 members.app.command("merges")(merges.merges)
 app.add_typer(members.app, name="members")
 app.add_typer(review.app, name="review")
+app.add_typer(loyalty.app, name="loyalty")
 app.add_typer(keys.app, name="keys")
 app.add_typer(sync.connectors_app, name="connectors")
 app.add_typer(sync.deadletters_app, name="deadletters")

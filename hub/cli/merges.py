@@ -7,11 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from core.identity.claims import SourceRanking
-from core.identity.service import MemberMerges
-from core.plugins.manager import build_plugin_manager, publish_events
 from hub.cli.common import cli_actor, console, opened_hub, resolve_member
-from hub.runtime import Hub
 
 Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the merge log and the audit log).")]
 
@@ -24,7 +20,7 @@ def merge(
     """Merge the second member into the first: every link, purchase and ledger entry is kept."""
     with opened_hub() as hub:
         kept, joined = resolve_member(hub, survivor), resolve_member(hub, merged)
-        merge_id = member_merges(hub).merge(kept.id, joined.id, actor=cli_actor(), reason=reason)
+        merge_id = hub.merges.merge(kept.id, joined.id, actor=cli_actor(), reason=reason)
     console.print(f"merged {joined.member_number} into {kept.member_number} (merge #{merge_id})")
 
 
@@ -35,14 +31,14 @@ def unmerge(
     """Undo the merge that joined this member to another; both are restored as they were."""
     with opened_hub() as hub:
         target = resolve_member(hub, member, follow_merges=False)
-        merge_id = member_merges(hub).unmerge(target.id, actor=cli_actor(), reason=reason)
+        merge_id = hub.merges.unmerge(target.id, actor=cli_actor(), reason=reason)
     console.print(f"merge #{merge_id} undone")
 
 
 def merges(member: Annotated[str, typer.Argument(help="Member id or member number.")]) -> None:
     """The merges of this member's cluster, undone ones included, oldest first."""
     with opened_hub() as hub:
-        entries = member_merges(hub).history(resolve_member(hub, member).id)
+        entries = hub.merges.history(resolve_member(hub, member).id)
     table = Table(title="merges")
     for column in ("#", "when (UTC)", "kind", "survivor", "merged", "by", "reason", "undone"):
         table.add_column(column)
@@ -53,10 +49,3 @@ def merges(member: Annotated[str, typer.Argument(help="Member id or member numbe
             str(entry.merged_id), entry.actor, entry.reason, undone,
         )  # fmt: skip
     console.print(table)
-
-
-def member_merges(hub: Hub) -> MemberMerges:
-    """The merge service over an open hub, publishing its events to the hub's plugins."""
-    manager = build_plugin_manager(extra_plugins=hub.extra_plugins)
-    ranking = SourceRanking(hub.config.source_priority)
-    return MemberMerges(hub.engine, hub.members, ranking, lambda events: publish_events(manager, events))

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from core.identity.review import ReviewQueue
 from hub.cli.common import cli_actor, console, opened_hub
-from hub.cli.merges import member_merges
 from hub.runtime import Hub
 
 app = typer.Typer(help="Review possible duplicate members.", no_args_is_help=True)
@@ -54,4 +53,4 @@ def reject(item: Annotated[int, typer.Argument(help="Review item number.")], not
 
 
 def _queue(hub: Hub) -> ReviewQueue:
-    return ReviewQueue(hub.engine, member_merges(hub))
+    return ReviewQueue(hub.engine, hub.merges)

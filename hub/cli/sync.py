@@ -132,7 +132,7 @@ def replay(dead_letter_id: Annotated[int, typer.Argument(help="Dead letter id.")
     """Map or validate a quarantined record again and store it if it now passes."""
     with opened_hub() as hub:
         outcome = replay_dead_letter(
-            hub.engine, hub.dead_letters, hub.sink, hub.registry, dead_letter_id, datetime.now(UTC)
+            hub.engine, hub.dead_letters, hub.sink, hub.registry, dead_letter_id, datetime.now(UTC), publish=hub.publish
         )
     if outcome.stored:
         console.print(f"dead letter {dead_letter_id} replayed: record stored")

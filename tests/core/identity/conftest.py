@@ -25,7 +25,7 @@ from core.store import models
 from core.store import records as repo
 from core.store import reviews as reviews_repo
 from core.store.database import create_hub_engine, upgrade_database
-from core.sync.ingest import IngestResult, StoreSink
+from core.sync.ingest import StoreSink
 from core.sync.sink import SinkResult
 
 
@@ -65,7 +65,7 @@ class MatchingKit:
     kit: IdentityKit
     policy: IdentityPolicy = field(default_factory=IdentityPolicy)
 
-    def ingest(self, *records: CanonicalRecord) -> IngestResult:
+    def ingest(self, *records: CanonicalRecord) -> SinkResult:
         """Store one batch through a sink that uses ``policy``."""
         sink = StoreSink(self.kit.directory, source_priority=("console",), identity=self.policy)
         with self.kit.engine.begin() as conn:

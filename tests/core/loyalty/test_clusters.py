@@ -16,20 +16,19 @@ SUPERVISOR = Actor("sato", "supervisor")
 
 @pytest.fixture
 def merges(loyalty_kit) -> MemberMerges:
-    return MemberMerges(loyalty_kit.engine, loyalty_kit.directory, SourceRanking(("console",)), lambda events: None)
+    ranking = SourceRanking(("console",))
+    return MemberMerges(
+        loyalty_kit.engine, loyalty_kit.directory, ranking, loyalty_kit.published.extend, loyalty_kit.loyalty
+    )
 
 
 def merge(kit, merges, survivor: str, merged: str) -> int:
-    merge_id = merges.merge(kit.member(survivor), kit.member(merged), actor=SUPERVISOR, reason="same customer")
-    with kit.engine.begin() as conn:
-        kit.loyalty.recompute_clusters(conn, [kit.member(survivor)], cause=f"merge:{merge_id}")
-    return merge_id
+    """Merge through the service, which settles points and ranks in the merge's transaction."""
+    return merges.merge(kit.member(survivor), kit.member(merged), actor=SUPERVISOR, reason="same customer")
 
 
 def unmerge(kit, merges, merged: str) -> None:
-    merge_id = merges.unmerge(kit.member(merged), actor=SUPERVISOR, reason="two people")
-    with kit.engine.begin() as conn:
-        kit.loyalty.recompute_clusters(conn, [kit.member(merged), kit.member("a")], cause=f"unmerge:{merge_id}")
+    merges.unmerge(kit.member(merged), actor=SUPERVISOR, reason="two people")
 
 
 def test_a_merged_cluster_has_one_balance(loyalty_kit, merges):
@@ -59,6 +58,8 @@ def test_a_merge_whose_combined_spend_qualifies_upgrades_the_cluster(loyalty_kit
 
     assert loyalty_kit.rank("a") == "silver"
     assert loyalty_kit.rank_history("a")[-1].reason == "recompute: 50,000 yen spent in 12 months"
+    published = [type(event).__name__ for event in loyalty_kit.published]
+    assert published[-2:] == ["MemberMerged", "RankChanged"]  # the merge, then what it caused
 
 
 def test_a_purchase_of_a_merged_member_earns_at_the_cluster_rank(loyalty_kit, merges):

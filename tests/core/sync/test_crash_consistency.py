@@ -17,7 +17,7 @@ from connectors.example.sandbox import SandboxServer
 from core.store.models import Purchase, PurchaseAdjustment, PurchaseLine, SourceLink, SyncRun
 from tests.core.sync.conftest import SECRET_ENV, TOKEN_ENV
 
-KILLS = int(os.environ.get("MEMBERHUB_CRASH_KILLS", "30"))
+KILLS = int(os.environ.get("MEMBERHUB_CRASH_KILLS", "20"))
 
 _SYNCER = textwrap.dedent(
     """
