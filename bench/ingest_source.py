@@ -7,8 +7,9 @@ three lines naming those customers, about one in five with a refund. Pages hold 
 cursor is the offset reached, so a run resumes exactly where the last committed batch ended.
 
 Every 50th customer (from the 1,234th on) is a second account of one read a page or more earlier: same name,
-email, phone and birthday, another address. The hub finds the stored member by the email's blind index and
-merges the profile into it, as it would a real duplicate.
+email, phone and birthday, another address. The email is not marked verified, so it alone would only open a
+review item; the same phone under the same name is strong evidence, and identity matching merges the second
+account into the stored member automatically, as it would a real duplicate.
 """
 
 from __future__ import annotations
