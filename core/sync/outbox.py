@@ -19,7 +19,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Engine, Row
 
-from core.errors import PermanentError, RetryableError
+from core.errors import MemberHubError, PermanentError, RetryableError
 from core.logs import get_logger
 from core.store import sync as repo
 from core.sync.contract import OutboundMessage, OutboundWriter
@@ -49,12 +49,13 @@ class OutboxPolicy:
 
 @dataclass(frozen=True)
 class DispatchReport:
-    """What one dispatch pass did for one destination."""
+    """What one dispatch pass did for one destination; ``unavailable`` says why nothing could be sent."""
 
     destination: str
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    unavailable: str | None = None
 
 
 def enqueue(
@@ -113,7 +114,11 @@ class OutboxDispatcher:
             due = repo.due_outbox(conn, destination, now, limit)
         if not due:
             return DispatchReport(destination)
-        writer = self.writer_for(destination)
+        try:
+            writer = self.writer_for(destination)
+        except MemberHubError as error:  # not configured (yet), or cannot write: the messages wait, others go on
+            log.warning("outbox destination unavailable", destination=destination, error_class=type(error).__name__)
+            return DispatchReport(destination, unavailable=str(error))
         counts = {"delivered": 0, "retrying": 0, "failed": 0}
         for row in due:
             if self._lease(row, now):

@@ -84,6 +84,20 @@ def test_a_failing_destination_keeps_its_messages_pending_while_others_are_deliv
     assert {status for status, _ in _statuses(sync_kit, "down")} == {"delivered"}
 
 
+def test_a_destination_missing_from_the_config_waits_without_holding_up_the_others(sync_kit, two_destinations):
+    up, _, registry = two_destinations
+    clock = FakeClock()
+    _enqueue_tags(sync_kit, "up", sorted(up.record_ids("customers"))[:2], clock)
+    _enqueue_tags(sync_kit, "mail", ["c-1", "c-2"], clock)  # e.g. loyalty rules naming an instance not set up yet
+    dispatcher = OutboxDispatcher(sync_kit.engine, sync_kit.outbox, registry.build, clock=clock, seed=1)
+
+    reports = {report.destination: report for report in dispatcher.dispatch_due()}
+
+    assert reports["up"].delivered == 2
+    assert reports["mail"].unavailable and "mail" in reports["mail"].unavailable
+    assert _statuses(sync_kit, "mail") == [("pending", 0)] * 2  # kept, untouched, for when it is configured
+
+
 def test_a_resend_after_a_lost_acknowledgement_is_absorbed_by_the_idempotency_key(sync_kit, two_destinations):
     up, _, registry = two_destinations
     clock = FakeClock()
