@@ -123,7 +123,7 @@ class OutboxDispatcher:
         for row in due:
             if self._lease(row, now):
                 counts[self._deliver(writer, row)] += 1
-        report = DispatchReport(destination, **counts)
+        report = DispatchReport(destination, counts["delivered"], counts["retrying"], counts["failed"])
         log.info("outbox dispatched", destination=destination, count=report.delivered, status="done")
         return report
 
