@@ -1,0 +1,1 @@
+"""The Shopify connector (GraphQL Admin API); so far only its loopback emulator, in ``.sandbox``."""
