@@ -36,6 +36,8 @@ from graphql import (
 )
 
 MUTATION_COST = 10
+_CLOCK_SLACK = 1e-6
+"""Points a client that waited exactly ``(cost − available) / restoreRate`` may lack to float rounding of the clock."""
 
 
 @dataclass
@@ -194,7 +196,7 @@ class CostBucket:
         """Take ``cost`` points if the bucket holds them."""
         with self._lock:
             self._refill()
-            if cost > self._available:
+            if cost > self._available + _CLOCK_SLACK:
                 return False
             self._available -= cost
             return True

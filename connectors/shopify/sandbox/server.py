@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from connectors.example.sandbox import LoopbackServer
 from connectors.shopify.sandbox.app import create_app
 from connectors.shopify.sandbox.state import SUPPORTED_VERSIONS, SandboxState
+from connectors.shopify.sandbox.webhooks import SignedDelivery
 
 
 class _SharedHost:
@@ -74,6 +75,17 @@ class SandboxServer:
     def access_token(self) -> str:
         """The ``X-Shopify-Access-Token`` the sandbox accepts."""
         return self.state.access_token
+
+    def record_ids(self, stream: str) -> list[str]:
+        """Every id in ``customers`` or ``orders`` (the conformance kit's ``SandboxLike``)."""
+        return self.state.record_ids(stream)
+
+    def webhook_delivery(
+        self, stream: str, record_id: str, *, secret: str | None = None, age_s: float = 0.0
+    ) -> SignedDelivery:
+        """A ``customers/update`` or ``orders/updated`` delivery for one record, for the conformance kit."""
+        topic = "customers/update" if stream == "customers" else "orders/updated"
+        return self.state.webhook(topic, record_id, secret=secret, age_s=age_s)
 
     def stop(self) -> None:
         """Release hanging requests, stop serving and delete bulk result files; safe to call twice."""

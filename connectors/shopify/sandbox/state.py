@@ -24,10 +24,12 @@ from connectors.shopify.sandbox.schema import SCHEMA
 from connectors.shopify.sandbox.webhooks import (
     SignedDelivery,
     customer_payload,
+    data_request_payload,
     numeric_id,
     order_payload,
     redact_payload,
     refund_payload,
+    shop_redact_payload,
     signed_delivery,
 )
 
@@ -95,6 +97,10 @@ class SandboxState:
             self.records.touch(kind, self._index(kind, global_id))
             return self.record(kind, global_id)
 
+    def update_record(self, kind: str, global_id: str) -> dict[str, Any]:
+        """``touch``, under the conformance kit's name."""
+        return self.touch(kind, global_id)
+
     def update_customer(self, global_id: str, **changes: Any) -> dict[str, Any]:
         """Edit a customer (``first_name``, ``email``, ``tags`` …); bumps ``updatedAt``."""
         with self.lock:
@@ -138,8 +144,12 @@ class SandboxState:
         """The next ``n`` requests wait ``seconds`` (or until the server stops), then get 504."""
         self._queue(Fault("hang", n, status=504, seconds=seconds))
 
-    def throttle_next(self, n: int) -> None:
-        """The next ``n`` queries are THROTTLED whatever the bucket holds."""
+    def throttle_next(self, n: int, retry_after: int | None = None) -> None:
+        """The next ``n`` queries are THROTTLED whatever the bucket holds.
+
+        ``retry_after`` is accepted for the conformance kit and ignored: a THROTTLED answer carries no
+        ``Retry-After``; the client derives its wait from ``throttleStatus``.
+        """
         self._queue(Fault("throttle", n))
 
     def serve_garbage(self, n: int) -> None:
@@ -182,11 +192,17 @@ class SandboxState:
 
     # ── webhooks ───────────────────────────────────────────────────────────────────────────────────
 
-    def webhook(self, topic: str, global_id: str, *, secret: str | None = None) -> SignedDelivery:
-        """A signed delivery of ``topic`` about a customer or order (``refunds/create``: its latest refund)."""
+    def webhook(
+        self, topic: str, global_id: str = "", *, secret: str | None = None, age_s: float = 0.0
+    ) -> SignedDelivery:
+        """A signed delivery of ``topic`` about a customer or order (``refunds/create``: its latest refund).
+
+        ``age_s`` dates ``X-Shopify-Triggered-At`` that long ago (negative: in the future), as a retried
+        delivery carries its original trigger time; ``shop/redact`` needs no record id.
+        """
         with self.lock:
             payload = self._webhook_payload(topic, global_id)
-        triggered = datetime.fromtimestamp(self.wall_clock(), JST)
+        triggered = datetime.fromtimestamp(self.wall_clock() - age_s, JST)
         return signed_delivery(
             topic, payload, secret=secret or self.webhook_secret, shop_domain=self.shop_domain,
             api_version=SUPPORTED_VERSIONS[-1], triggered_at=triggered,
@@ -201,10 +217,14 @@ class SandboxState:
         ]
 
     def _webhook_payload(self, topic: str, global_id: str) -> dict[str, Any]:
+        if topic == "shop/redact":
+            return shop_redact_payload(self.shop_id, self.shop_domain)
         if topic.startswith("customers/"):
             person = self.record("customers", global_id)
             if topic == "customers/redact":
                 return redact_payload(self.shop_id, self.shop_domain, person, self._orders_of(global_id))
+            if topic == "customers/data_request":
+                return data_request_payload(self.shop_id, self.shop_domain, person, self._orders_of(global_id))
             return customer_payload(person)
         order = self.record("orders", global_id)
         index = order["_customer"]

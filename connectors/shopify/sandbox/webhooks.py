@@ -32,6 +32,7 @@ TOPICS = frozenset(
         "orders/updated",
         "orders/cancelled",
         "refunds/create",
+        "shop/redact",
     }
 )
 
@@ -48,6 +49,11 @@ class SignedDelivery:
     topic: str
     headers: dict[str, str]
     body: bytes
+
+    @property
+    def timestamp_header(self) -> str | None:
+        """``None``: Shopify signs no timestamp (``X-Shopify-Triggered-At`` travels unsigned)."""
+        return None
 
     @property
     def webhook_id(self) -> str:
@@ -190,4 +196,22 @@ def redact_payload(shop_id: int, shop_domain: str, customer: dict[str, Any], ord
         "shop_domain": shop_domain,
         "customer": {"id": numeric_id(customer["id"]), "email": customer["email"], "phone": customer["phone"]},
         "orders_to_redact": order_ids,
+    }
+
+
+def shop_redact_payload(shop_id: int, shop_domain: str) -> dict[str, Any]:
+    """The GDPR ``shop/redact`` body, sent 48 hours after a shop uninstalls the app."""
+    return {"shop_id": shop_id, "shop_domain": shop_domain}
+
+
+def data_request_payload(
+    shop_id: int, shop_domain: str, customer: dict[str, Any], order_ids: list[int]
+) -> dict[str, Any]:
+    """The GDPR ``customers/data_request`` body."""
+    return {
+        "shop_id": shop_id,
+        "shop_domain": shop_domain,
+        "orders_requested": order_ids,
+        "customer": {"id": numeric_id(customer["id"]), "email": customer["email"], "phone": customer["phone"]},
+        "data_request": {"id": 9_999},
     }

@@ -1,0 +1,50 @@
+"""Building the Shopify connector against a running sandbox, the way the tests need it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.shopify import ShopifyConfig, ShopifyConnector
+from connectors.shopify.sandbox import SandboxServer
+from core.sync.retry import RetryPolicy
+
+ROOMY_BUCKET = {"maximum_available": 50_000.0, "restore_rate": 2_000.0}
+"""A cost bucket the kit's many re-reads never empty (restore rate of Shopify's Enterprise plan): these tests
+are about reading, not pacing, which has tests of its own on an injected clock."""
+NO_RETRY = RetryPolicy(max_attempts=1)
+"""The first error surfaces as it is: the conformance kit checks classification; core tests the retrying."""
+
+
+def roomy_shop() -> SandboxServer:
+    """A fresh sandbox whose cost bucket does not run dry under repeated full reads."""
+    return SandboxServer(**ROOMY_BUCKET)
+
+
+class FakeTime:
+    """One clock for the sandbox's cost bucket and the connector's pacing: ``sleep`` advances it, instantly."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def shopify_connector(server: SandboxServer, *, retry: RetryPolicy = NO_RETRY, **settings: Any) -> ShopifyConnector:
+    """A connector for ``server``: 10 customers or 10 orders a page, 2 s request deadline, retries off."""
+    config = ShopifyConfig(
+        **{"shop_url": server.url, "customers_page_size": 10, "timeout_s": 2.0, "webhook_max_age_s": 300.0,
+           **settings}
+    )  # fmt: skip
+    return ShopifyConnector(
+        "shopify-test",
+        config,
+        token=server.access_token,
+        webhook_secrets=(server.state.webhook_secret,),
+        retry=retry,
+    )
