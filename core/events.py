@@ -71,3 +71,17 @@ class RankChanged(DomainEvent):
     from_rank: str | None
     to_rank: str
     reason: str
+
+
+@dataclass(frozen=True)
+class SegmentChanged(DomainEvent):
+    """The cluster whose root is ``member_id`` joined and left segments (codes); ``segments``: all it is in now.
+
+    One event per cluster whose membership changed in a run of the segments job.
+    """
+
+    name: ClassVar[str] = "segment_changed"
+    member_id: UUID
+    joined: tuple[str, ...]
+    left: tuple[str, ...]
+    segments: tuple[str, ...]

@@ -8,14 +8,26 @@ to a member through its source links.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Yen = Annotated[int, Field(ge=-100_000_000, le=100_000_000)]
+
+
+def _coupon_code(code: str) -> str:
+    """A code as a till or a web form may send it, in its one stored form: NFKC, no spaces, capitals."""
+    folded = "".join(unicodedata.normalize("NFKC", code).split()).upper()
+    if not folded or len(folded) > 64:
+        raise ValueError("a coupon code has 1 to 64 characters")
+    return folded
+
+
+CouponCode = Annotated[str, AfterValidator(_coupon_code)]
 
 
 class _Model(BaseModel):
@@ -80,6 +92,8 @@ class Purchase(CanonicalRecord):
     purchased_at: AwareDatetime
     lines: tuple[PurchaseLine, ...] = ()
     adjustments: tuple[PurchaseAdjustment, ...] = ()
+    coupon_codes: Annotated[tuple[CouponCode, ...], Field(max_length=20)] = ()
+    """Codes of coupons the customer used; a code that is not valid for them never refuses the purchase."""
 
 
 class InquiryMessage(_Model):

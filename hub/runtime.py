@@ -73,7 +73,7 @@ class Hub:
     def loyalty(self) -> LoyaltyEngine:
         """The loyalty program under the hub's rules file (validated on first use), on the hub's clock."""
         rules = load_rules(rules_file(self.settings.loyalty_rules, self.settings.home))
-        return LoyaltyEngine(rules, self.members.clock)
+        return LoyaltyEngine(rules, self.members.clock, outbox=self.outbox)
 
     @cached_property
     def merges(self) -> MemberMerges:

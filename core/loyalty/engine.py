@@ -8,44 +8,86 @@ ingest sink, in the transaction that stores the purchases; the jobs are for the 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import Connection
 
+from core.crypto.sealing import MemberSealer
 from core.events import DomainEvent, RankChanged
 from core.loyalty.accounts import Balance, PointsAccount, PointsMovement
+from core.loyalty.birthday import BirthdayOutcome, give_birthday_benefits
+from core.loyalty.coupons import CouponUses, HeldCoupons, cluster_coupons
 from core.loyalty.jobs import end_rank_period, lapse_expired_lots
 from core.loyalty.purchases import PurchaseBatch
 from core.loyalty.recompute import Recompute, RecomputeReport, raise_ranks, settle
+from core.loyalty.rfm import RfmOutcome, score_members
+from core.loyalty.rule_change import RuleChangeReport, apply_rules
 from core.loyalty.rules import LoyaltyRules
+from core.loyalty.segments import SegmentsOutcome, recompute_segments
+from core.loyalty.surveys import SurveyBatch
 from core.store import identity as identity_repo
 from core.store import loyalty as repo
+from core.sync.payloads import PayloadSealer
 
 Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
 class LoyaltyOutcome:
-    """What one call wrote: ledger entries, rank changes, and the events to publish after the commit."""
+    """What one call wrote: ledger entries, rank changes, and the events to publish after the commit.
+
+    Coupons: issued, uses redeemed, refused and released (given back by a cancellation); ``messages`` counts
+    outbox messages written (coupon emails, call-center notifications).
+    """
 
     entries: int
     rank_changes: int
     events: tuple[DomainEvent, ...]
+    coupons_issued: int = 0
+    coupon_uses: int = 0
+    coupon_refusals: int = 0
+    coupon_releases: int = 0
+    messages: int = 0
 
 
 class LoyaltyEngine:
-    """Points and ranks under one set of rules; ``clock`` gives the current time (aware)."""
+    """Points, ranks and coupons under one set of rules; ``clock`` gives the current time (aware).
 
-    def __init__(self, rules: LoyaltyRules, clock: Clock) -> None:
+    ``outbox`` seals the messages the rules send (coupon emails, call-center notifications); an engine
+    without one refuses (``ConfigError``) to apply a rule that sends a message.
+    """
+
+    def __init__(self, rules: LoyaltyRules, clock: Clock, *, outbox: PayloadSealer | None = None) -> None:
         self.rules = rules
         self.clock = clock
+        self.outbox = outbox
 
     def apply_purchases(self, conn: Connection, purchase_ids: Iterable[int]) -> LoyaltyOutcome:
-        """Earn, reverse and upgrade for stored purchases (new, re-sent, refunded or cancelled); idempotent."""
-        written, events = PurchaseBatch(conn, self.rules, self.clock()).apply(purchase_ids)
-        return _outcome(written, events)
+        """Earn, reverse and upgrade for stored purchases (new, re-sent, refunded or cancelled); idempotent.
+
+        The coupon codes they carry are redeemed, refused or, for a purchase cancelled since, released.
+        """
+        ids = list(purchase_ids)
+        now = self.clock()
+        written, events = PurchaseBatch(conn, self.rules, now).apply(ids)
+        codes = CouponUses(conn, now).apply(ids)
+        return replace(
+            _outcome(written, events),
+            coupon_uses=codes.redeemed,
+            coupon_refusals=codes.refused_count,
+            coupon_releases=codes.released,
+        )
+
+    def apply_survey_responses(self, conn: Connection, survey_response_ids: Iterable[int]) -> LoyaltyOutcome:
+        """Act on the survey rules stored responses meet: coupons, points, call-center notifications; idempotent."""
+        done = SurveyBatch(conn, self.rules, self.clock(), self.outbox).apply(survey_response_ids)
+        return replace(_outcome(done.entries, done.events), coupons_issued=done.coupons, messages=done.messages)
+
+    def coupons(self, conn: Connection, member_id: UUID) -> HeldCoupons:
+        """The coupons of the member's cluster now, newest first, with their uses and status."""
+        return cluster_coupons(conn, member_id, self.clock())
 
     def balance(self, conn: Connection, member_id: UUID) -> Balance:
         """The points of the member's cluster now."""
@@ -69,6 +111,28 @@ class LoyaltyEngine:
         """Apply the downgrades (and any upgrades) due at the end of the rank period before ``now``, once."""
         _, events = end_rank_period(conn, self.rules, now)
         return _outcome(0, events)
+
+    def run_birthday(self, conn: Connection, now: datetime, sealer: MemberSealer) -> BirthdayOutcome:
+        """Give the birthday benefit to clusters whose birthday month it is in Japan, once a year each.
+
+        ``sealer`` opens the sealed birthdays (the hub's member sealer).
+        """
+        return give_birthday_benefits(conn, self.rules, sealer, now)
+
+    def run_rfm(self, conn: Connection, now: datetime) -> RfmOutcome:
+        """Rewrite every cluster root's recency, frequency and monetary figures and quintile scores."""
+        return score_members(conn, self.rules, now)
+
+    def run_segments(self, conn: Connection, now: datetime) -> SegmentsOutcome:
+        """Recompute segment membership from the last RFM scores; changes go to the outbox and as events."""
+        return recompute_segments(conn, self.rules, now, self.outbox)
+
+    def apply_rules(self, conn: Connection, new: LoyaltyRules) -> RuleChangeReport:
+        """Put new rules in force (nothing retroactive; ranks the new ladder lacks are re-judged); idempotent.
+
+        The engine keeps its own rules: build a new engine on ``new`` for what follows.
+        """
+        return apply_rules(conn, self.rules, new, self.clock())
 
     def recompute(self, conn: Connection, *, verify: bool) -> RecomputeReport:
         """Rebuild balances and ranks from the history and report differences; repair first unless ``verify``."""

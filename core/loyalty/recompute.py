@@ -82,6 +82,11 @@ class Recompute:
         self._check_ranks()
         return self.report
 
+    def repair(self) -> RecomputeReport:
+        """Only repair (missing entries, unsettled clusters, missed upgrades), checking nothing: a rules change."""
+        self._repair()
+        return self.report
+
     # ── repair ─────────────────────────────────────────────────────────────────────────────────────
 
     def _repair(self) -> None:

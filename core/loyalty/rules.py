@@ -1,9 +1,9 @@
-"""The loyalty rules (``loyalty.toml``): earning, pending window, expiry, ranks and campaigns, validated.
+"""The loyalty rules (``loyalty.toml``): earning, pending window, expiry, ranks, campaigns, coupons and surveys.
 
 Every error names the file, the key and the reason. Decimal numbers are read as ``Decimal`` straight from the
-TOML text, so ``1.5`` is exactly one and a half and point arithmetic never meets a binary float. Sections
-that later phases fill (``birthday``, ``surveys``, ``segments``, ``coupons``) are refused until this version
-applies them, rather than silently ignored. Reference: docs/loyalty.md.
+TOML text, so ``1.5`` is exactly one and a half and point arithmetic never meets a binary float. Unknown
+sections and keys are refused, never ignored. The birthday, RFM and segment sections are in
+``core.loyalty.member_rules``. Reference: docs/loyalty.md.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from pydantic import (
 )
 
 from core.errors import ConfigError
+from core.loyalty.member_rules import Birthday, Rfm, Segment
+from core.loyalty.offer_rules import CouponTemplate, Surveys
 from core.loyalty.periods import JST, EvaluationPeriod, end_of_day_after, end_of_month_after, end_of_year_after
 
 __all__ = ["SHIPPED_RULES", "Campaign", "LoyaltyRules", "Rank", "load_rules", "rules_file"]
@@ -36,12 +38,6 @@ __all__ = ["SHIPPED_RULES", "Campaign", "LoyaltyRules", "Rank", "load_rules", "r
 SHIPPED_RULES = Path(__file__).resolve().parents[2] / "config" / "loyalty.toml"
 """The example rules shipped with MemberHub, used when the hub names no rules file of its own."""
 
-_RESERVED = {
-    "birthday": "birthday benefits",
-    "surveys": "survey rules",
-    "segments": "segment definitions",
-    "coupons": "coupon definitions",
-}
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Multiplier = Annotated[Decimal, Field(gt=0, le=100)]
@@ -196,6 +192,11 @@ class LoyaltyRules(_Section):
     expiry: ExpiryPolicy
     ranks: Ranks
     campaigns: tuple[Campaign, ...] = ()
+    coupons: tuple[CouponTemplate, ...] = ()
+    surveys: Surveys = Surveys()
+    birthday: Birthday | None = None
+    rfm: Rfm = Rfm()
+    segments: tuple[Segment, ...] = ()
 
     @field_validator("campaigns")
     @classmethod
@@ -208,6 +209,53 @@ class LoyaltyRules(_Section):
             if ranks and unknown:
                 raise ValueError(f"campaign {campaign.code} targets unknown ranks: {', '.join(unknown)}")
         return campaigns
+
+    @field_validator("coupons")
+    @classmethod
+    def _unique_templates(cls, coupons: tuple[CouponTemplate, ...]) -> tuple[CouponTemplate, ...]:
+        _unique([template.code for template in coupons], "coupon template")
+        return coupons
+
+    @field_validator("surveys")
+    @classmethod
+    def _known_templates(cls, surveys: Surveys, info: ValidationInfo) -> Surveys:
+        """Every template a survey rule issues exists (unless the coupons were refused already)."""
+        coupons: tuple[CouponTemplate, ...] | None = info.data.get("coupons")
+        templates = {template.code for template in coupons or ()}
+        for rule in surveys.rules:
+            if coupons is not None and rule.issue_coupon is not None and rule.issue_coupon not in templates:
+                raise ValueError(f"rule {rule.code} issues unknown coupon template {rule.issue_coupon}")
+        return surveys
+
+    @field_validator("birthday")
+    @classmethod
+    def _birthday_coupon(cls, birthday: Birthday | None, info: ValidationInfo) -> Birthday | None:
+        coupons: tuple[CouponTemplate, ...] | None = info.data.get("coupons")
+        if birthday and birthday.coupon and coupons is not None and not any(t.code == birthday.coupon for t in coupons):
+            raise ValueError(f"coupon: no [[coupons]] template has the code {birthday.coupon}")
+        return birthday
+
+    @field_validator("segments")
+    @classmethod
+    def _segment_ranks(cls, segments: tuple[Segment, ...], info: ValidationInfo) -> tuple[Segment, ...]:
+        _unique([segment.code for segment in segments], "segment code")
+        ranks: Ranks | None = info.data.get("ranks")
+        codes = {level.code for level in ranks.levels} if ranks else set()
+        for segment in segments:
+            unknown = sorted(set(segment.ranks) - codes)
+            if ranks and unknown:
+                raise ValueError(f"segment {segment.code} names unknown ranks: {', '.join(unknown)}")
+        campaigns: tuple[Campaign, ...] = info.data.get("campaigns") or ()
+        defined = {segment.code for segment in segments}
+        for campaign in campaigns:
+            unknown = sorted(set(campaign.segments) - defined)
+            if segments and unknown:
+                raise ValueError(f"campaign {campaign.code} targets undefined segments: {', '.join(unknown)}")
+        return segments
+
+    def coupon_template(self, code: str) -> CouponTemplate | None:
+        """The coupon template with that code, or ``None``."""
+        return next((template for template in self.coupons if template.code == code), None)
 
     @cached_property
     def _positions(self) -> dict[str, int]:
@@ -271,9 +319,6 @@ def load_rules(path: Path) -> LoyaltyRules:
         raise ConfigError(f"{path}: not valid TOML ({error})") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
-    for key, what in _RESERVED.items():
-        if key in data:
-            raise ConfigError(f"{path}: {key}: reserved for {what}, which this version of MemberHub does not apply yet")
     try:
         return LoyaltyRules.model_validate(data)
     except ValidationError as error:

@@ -29,10 +29,9 @@ from core.crypto.sealing import MemberSealer, WrappedDataKey
 from core.errors import MemberNotFoundError
 from core.members.directory import Clock, MemberDirectory, utc_now
 from core.members.profile import Member
-from core.members.timeline import member_cluster
+from core.store import identity
 from core.store import summary as repo
 from core.store.database import read_only
-from core.store.members import fetch_members
 
 __all__ = [
     "ConsentState",
@@ -143,35 +142,31 @@ class MemberSummaries:
         now = self.clock()
         # begin(): the read ends in COMMIT; psycopg forgets its prepared statements on ROLLBACK
         with read_only(self.directory.engine).begin() as conn:
-            cluster = member_cluster(conn, member_id)
-            rows = {row.id: row for row in fetch_members(conn, cluster)}
+            rows = identity.cluster_rows(conn, member_id)
             if not rows:
                 raise MemberNotFoundError(f"no member with id {member_id}")
+            cluster = [row.id for row in rows]
             figures = repo.member_figures(conn, cluster, now - RECENT_SPEND_WINDOW)
-            totals = repo.point_totals(conn, cluster, now)
-            ledger = repo.recent_ledger_entries(conn, cluster, self.ledger_lines)
-            segments = repo.segment_codes(conn, cluster)
-            consent = repo.current_consent(conn, cluster)
-        root = self.directory.decrypt_row(rows[cluster[0]])
-        merged = (rows[i] for i in cluster[1:] if i in rows)
+            lists = repo.member_lists(conn, cluster, now, self.ledger_lines)
+        root = self.directory.decrypt_row(rows[0])
         return MemberSummary(
             member=root,
-            merged_member_numbers=_member_numbers(self.directory.sealer, merged),
+            merged_member_numbers=_member_numbers(self.directory.sealer, rows[1:]),
             rank=_standing(figures, root),
-            points=point_balance(totals, now),
+            points=point_balance(lists.point_totals, now),
             purchases=PurchaseFigures(
                 figures.spend - figures.refunded, figures.recent_spend - figures.recent_refunded, figures.purchase_count
             ),
             last_purchase=_last_purchase(figures),
             open_inquiries=figures.open_inquiries,
-            segments=tuple(segments),
-            consent=tuple(ConsentState(c.channel, bool(c.subscribed), c.changed_at, c.source) for c in consent),
-            ledger=tuple(map(_ledger_line, ledger)),
+            segments=tuple(lists.segments),
+            consent=tuple(ConsentState(c.channel, bool(c.subscribed), c.changed_at, c.source) for c in lists.consent),
+            ledger=tuple(map(_ledger_line, lists.ledger)),
         )
 
 
 def point_balance(totals: Iterable[Row[Any]], now: datetime) -> PointBalance:
-    """Balance, pending points and nearest expiry from ``point_totals`` rows, by the module's rule."""
+    """Balance, pending points and nearest expiry from ``MemberLists.point_totals`` rows, by the module's rule."""
     available = pending = spent = 0
     lots: list[tuple[datetime, int]] = []
     for row in totals:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -37,7 +37,6 @@ from core.members.timeline_entries import (
 from core.store import identity
 from core.store import timeline as repo
 from core.store.database import read_only
-from core.store.records import member_keys
 from core.store.timeline import CHANNELS_OF_KIND, KINDS, TimelineKey
 
 __all__ = [
@@ -93,20 +92,21 @@ class MemberTimeline:
         after = decode_cursor(cursor) if cursor is not None else None
         # begin(): the read ends in COMMIT; psycopg forgets its prepared statements on ROLLBACK
         with read_only(self.engine).begin() as conn:
-            members = member_cluster(conn, member_id)
-            keys = member_keys(conn, members)
+            keys = identity.cluster_rows(conn, member_id)
             if not keys:
                 raise MemberNotFoundError(f"no member with id {member_id}")
-            rows = repo.timeline_page(conn, members, kinds=wanted, channels=in_channels, limit=limit + 1, after=after)
-            shown = rows[:limit]
-            messages = repo.inquiry_messages(conn, [row.entry_id for row in shown if row.kind == "inquiry"])
-        entries = tuple(map(_Entries(_Texts(self.sealer, keys), shown, messages), shown))
-        return TimelinePage(entries, encode_cursor(entries[-1]) if len(rows) > limit else None)
+            members = [row.id for row in keys]
+            rows = repo.timeline_page(
+                conn, members, kinds=wanted, channels=in_channels, limit=limit + 1, after=after, threads_of=limit
+            )
+        shown = rows.entries[:limit]
+        entries = tuple(map(_Entries(_Texts(self.sealer, keys), rows.messages), shown))
+        return TimelinePage(entries, encode_cursor(entries[-1]) if len(rows.entries) > limit else None)
 
 
 def member_cluster(conn: Connection, member_id: UUID) -> list[UUID]:
-    """Every member of the cluster ``member_id`` belongs to, its root first."""
-    return identity.cluster(conn, identity.roots(conn, [member_id])[member_id])
+    """Every member of the cluster ``member_id`` belongs to, its root first (an unknown id alone)."""
+    return [row.id for row in identity.cluster_rows(conn, member_id)] or [member_id]
 
 
 def encode_cursor(entry: TimelineEntry) -> str:
@@ -159,13 +159,12 @@ class _Texts:
 class _Entries:
     """Typed entries from page rows, sealed text opened, inquiries with their threads."""
 
-    def __init__(self, texts: _Texts, rows: Sequence[Row[Any]], messages: Iterable[Row[Any]]) -> None:
+    def __init__(self, texts: _Texts, messages: Iterable[Row[Any]]) -> None:
         self.texts = texts
-        owners = {row.entry_id: row.member_id for row in rows if row.kind == "inquiry"}
         self.threads: dict[int, list[InquiryMessageEntry]] = {}
         for message in messages:
-            body = texts.open(owners[message.inquiry_id], message.body_ct, "inquiry_messages", "body_ct")
-            entry = InquiryMessageEntry(message.id, message.author_kind, body, message.sent_at)
+            body = texts.open(message.member_id, message.sealed, "inquiry_messages", "body_ct")
+            entry = InquiryMessageEntry(message.entry_id, message.code, body, message.occurred_at)
             self.threads.setdefault(message.inquiry_id, []).append(entry)
         self.build: dict[str, Callable[[Row[Any]], TimelineEntry]] = {
             "purchase": self.purchase,

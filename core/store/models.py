@@ -341,13 +341,19 @@ class RankChange(Base):
 
 
 class Coupon(Base):
-    """A coupon issued to a member; ``source_event`` makes rule-issued coupons idempotent."""
+    """A coupon issued to a member; ``source_event`` makes rule-issued coupons idempotent.
+
+    Valid from ``issued_at`` until ``expires_at`` (exclusive) for up to ``max_uses`` purchases of the member's
+    cluster (``coupon_redemptions``); ``used_at`` is set when the last use is taken. ``template_code`` names
+    the ``[[coupons]]`` template of the loyalty rules it was issued from.
+    """
 
     __tablename__ = "coupons"
     __table_args__ = (
         Index("ix_coupons_member_id_issued_at", "member_id", "issued_at"),
         Index("ix_coupons_member_id_used_at", "member_id", "used_at"),
         _one_of("value_type", ("percent", "amount")),
+        CheckConstraint("max_uses >= 1", name="max_uses"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -359,7 +365,36 @@ class Coupon(Base):
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     used_at: Mapped[datetime | None]
-    source_event: Mapped[str | None] = mapped_column(String(255), unique=True)
+    source_event: Mapped[str | None] = mapped_column(String(512), unique=True)
+    template_code: Mapped[str | None] = mapped_column(String(32))
+    max_uses: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+
+
+class CouponRedemption(Base):
+    """A coupon code a purchase carried, and what became of it.
+
+    Written ``presented`` when the purchase is stored; the loyalty engine then decides: ``redeemed`` (a use of
+    ``coupon_id`` at ``redeemed_at``, the purchase time), ``refused`` with ``reason`` (unknown, expired,
+    used_up, other_member …), or later ``released`` when the purchase is cancelled. The purchase itself is
+    never refused for its code.
+    """
+
+    __tablename__ = "coupon_redemptions"
+    __table_args__ = (
+        UniqueConstraint("purchase_id", "code"),
+        UniqueConstraint("coupon_id", "purchase_id"),
+        _one_of("status", ("presented", "redeemed", "refused", "released")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchases.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
+    member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"))
+    status: Mapped[str] = mapped_column(String(16), default="presented", server_default="presented")
+    reason: Mapped[str | None] = mapped_column(String(32))
+    redeemed_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
 
 
 class MemberMerge(Base):
@@ -426,14 +461,21 @@ class MemberSegment(Base):
 
 
 class MemberScore(Base):
-    """A cluster root's RFM figures and quintile scores (1 worst … 5 best), rewritten by the nightly job."""
+    """A cluster root's RFM figures and quintile scores, rewritten in full by the nightly job.
+
+    Scores are 1 (worst) … 5 (best) among the clusters that ever bought; a cluster that never bought has
+    ``recency_days`` NULL, zero figures and scores 0. ``frequency`` counts the purchases in the RFM window,
+    ``store_frequency`` and ``online_frequency`` split them by channel; ``monetary`` is net yen in the window.
+    """
 
     __tablename__ = "member_scores"
 
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
     recency_days: Mapped[int | None]
     frequency: Mapped[int]
-    monetary: Mapped[int]
+    store_frequency: Mapped[int]
+    online_frequency: Mapped[int]
+    monetary: Mapped[int] = mapped_column(BigInteger)
     recency_score: Mapped[int]
     frequency_score: Mapped[int]
     monetary_score: Mapped[int]

@@ -270,9 +270,9 @@ def stored_survey_responses(conn: Connection, keys: Iterable[Key]) -> dict[Key, 
     return _by_key(conn, SURVEYS, keys, SURVEYS.c.id, SURVEYS.c.source_updated_at)
 
 
-def insert_survey_responses(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert survey responses (free text already sealed)."""
-    _insert_rows(conn, SURVEYS, rows)
+def insert_survey_responses(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert survey responses (free text already sealed); returns their ids in the order of ``rows``."""
+    return _insert_returning_ids(conn, SURVEYS, rows)
 
 
 def update_survey_responses(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

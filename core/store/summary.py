@@ -7,11 +7,32 @@ The statements are built once, at import: building a statement costs more than r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Integer, Row, Select, bindparam, case, cast, func, literal, select, true, union_all
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CompoundSelect,
+    Connection,
+    Integer,
+    Row,
+    Select,
+    String,
+    Subquery,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.types import TypeEngine
 
 from core.store.models import (
     ConsentEvent,
@@ -35,6 +56,25 @@ SEGMENTS = table_of(MemberSegment)
 CONSENT = table_of(ConsentEvent)
 CONSENT_CHANNELS = ("email", "sms", "post")
 OPEN_INQUIRY_STATUSES = ("open", "pending")
+_LIST_PARTS = ("points", "ledger", "segment", "consent")
+_LIST_COLUMNS: dict[str, TypeEngine[Any]] = {
+    "status": String(),
+    "expires_at": UTCDateTime(),
+    "lapsed": Boolean(),
+    "credited": BigInteger(),
+    "debited": BigInteger(),
+    "occurred_at": UTCDateTime(),
+    "entry_id": BigInteger(),
+    "kind": String(),
+    "points": BigInteger(),
+    "rule_version": String(),
+    "source_event": String(),
+    "segment_code": String(),
+    "channel": String(),
+    "subscribed": Boolean(),
+    "changed_at": UTCDateTime(),
+    "source": String(),
+}
 
 
 def member_figures(conn: Connection, member_ids: Sequence[UUID], since: datetime) -> Row[Any]:
@@ -50,28 +90,41 @@ def member_figures(conn: Connection, member_ids: Sequence[UUID], since: datetime
     return conn.execute(_FIGURES, {"members": list(member_ids), "since": since}).one()
 
 
-def point_totals(conn: Connection, member_ids: Sequence[UUID], now: datetime) -> list[Row[Any]]:
-    """Ledger sums per status and expiry: ``credited`` (positive entries) and ``debited`` (negative ones).
+@dataclass(frozen=True)
+class MemberLists:
+    """The summary's lists, read together by ``member_lists``.
 
-    Entries that expired before ``now`` are summed together (``lapsed`` true, ``expires_at`` ``NULL``): what
-    is left of them never decides the next expiry, and a member with years of history has hundreds.
+    ``point_totals``: ledger sums per status and expiry, ``credited`` (positive entries) and ``debited``
+    (negative ones); entries that expired before ``now`` are summed together (``lapsed`` true, ``expires_at``
+    ``NULL``): what is left of them never decides the next expiry, and a member with years of history has
+    hundreds. ``ledger``: the newest point movements, newest first (``occurred_at``, ``kind``, ``points``,
+    ``status``, ``rule_version``, ``source_event``, ``expires_at``). ``segments``: the segment codes of any of
+    the members, sorted. ``consent``: the latest event per channel (``channel``, ``subscribed``,
+    ``changed_at``, ``source``) in channel order; channels without one are absent.
     """
-    return list(conn.execute(_POINT_TOTALS, {"members": list(member_ids), "now": now}).all())
+
+    point_totals: list[Row[Any]]
+    ledger: list[Row[Any]]
+    segments: list[str]
+    consent: list[Row[Any]]
 
 
-def recent_ledger_entries(conn: Connection, member_ids: Sequence[UUID], limit: int) -> list[Row[Any]]:
-    """The newest ``limit`` point movements, newest first."""
-    return list(conn.execute(_RECENT_LEDGER, {"members": list(member_ids), "limit": limit}).all())
+def member_lists(conn: Connection, member_ids: Sequence[UUID], now: datetime, ledger_limit: int) -> MemberLists:
+    """Point totals, the newest ``ledger_limit`` movements, segments and consent in one statement.
 
-
-def segment_codes(conn: Connection, member_ids: Sequence[UUID]) -> list[str]:
-    """The segments any of the members belongs to, sorted."""
-    return list(conn.execute(_SEGMENT_CODES, {"members": list(member_ids)}).scalars().all())
-
-
-def current_consent(conn: Connection, member_ids: Sequence[UUID]) -> list[Row[Any]]:
-    """The latest consent event per channel (channels without one are absent), in channel order."""
-    return list(conn.execute(_CURRENT_CONSENT, {"members": list(member_ids)}).all())
+    One UNION ALL of the four reads (a column set they share, ``part`` saying whose a row is): the console
+    pays a round trip per statement, more than the reads themselves cost.
+    """
+    parameters = {"members": list(member_ids), "now": now, "limit": ledger_limit}
+    parts: dict[str, list[Row[Any]]] = {part: [] for part in _LIST_PARTS}
+    for row in conn.execute(_MEMBER_LISTS, parameters).all():  # one fetchall, not a fetchone per row
+        parts[row.part].append(row)
+    return MemberLists(
+        point_totals=parts["points"],
+        ledger=sorted(parts["ledger"], key=lambda row: (row.occurred_at, row.entry_id), reverse=True),
+        segments=sorted(row.segment_code for row in parts["segment"]),
+        consent=sorted(parts["consent"], key=lambda row: CONSENT_CHANNELS.index(row.channel)),
+    )
 
 
 # ── the statements ───────────────────────────────────────────────────────────────────────────────────
@@ -118,52 +171,73 @@ def _figures() -> Select[Any]:
     return select(*(column for part in (*totals, *newest) for column in part.c)).select_from(joined)
 
 
-def _current_consent() -> Select[Any]:
+def _latest_consent() -> list[Subquery]:
     c = CONSENT.c
-    latest = [
-        select(cast(literal(rank), Integer()).label("rank"), c.channel, c.subscribed, c.changed_at, c.source)
+    return [
+        select(c.channel, c.subscribed, c.changed_at, c.source)
         .where(in_cluster(c.member_id), c.channel == channel)
         .order_by(c.changed_at.desc(), c.id.desc())
         .limit(1)
         .subquery()
-        for rank, channel in enumerate(CONSENT_CHANNELS)
+        for channel in CONSENT_CHANNELS
     ]
-    per_channel = union_all(*(select(part) for part in latest)).subquery()
-    return select(per_channel).order_by(per_channel.c.rank)
 
 
-def _point_totals() -> Select[Any]:
+def _point_totals() -> Subquery:
     lapsed = LEDGER.c.expires_at <= bindparam("now", type_=UTCDateTime())
-    entries = select(
-        LEDGER.c.status,
-        case((lapsed, None), else_=LEDGER.c.expires_at).label("expires_at"),
-        case((lapsed, True), else_=False).label("lapsed"),
-        LEDGER.c.points,
-    ).where(in_cluster(LEDGER.c.member_id)).subquery()
+    entries = (
+        select(
+            LEDGER.c.status,
+            case((lapsed, None), else_=LEDGER.c.expires_at).label("expires_at"),
+            case((lapsed, True), else_=False).label("lapsed"),
+            LEDGER.c.points,
+        )
+        .where(in_cluster(LEDGER.c.member_id))
+        .subquery()
+    )
     e = entries.c
-    return select(
-        e.status,
-        e.expires_at,
-        e.lapsed,
-        func.sum(case((e.points > 0, e.points), else_=0)).label("credited"),
-        func.sum(case((e.points < 0, e.points), else_=0)).label("debited"),
-    ).group_by(e.status, e.expires_at, e.lapsed)
+    return (
+        select(
+            e.status,
+            e.expires_at,
+            e.lapsed,
+            func.sum(case((e.points > 0, e.points), else_=0)).label("credited"),
+            func.sum(case((e.points < 0, e.points), else_=0)).label("debited"),
+        )
+        .group_by(e.status, e.expires_at, e.lapsed)
+        .subquery()
+    )
+
+
+def _recent_ledger() -> Subquery:
+    e = LEDGER.c
+    return (
+        select(e.occurred_at, e.id.label("entry_id"), e.kind, e.points, e.status, e.rule_version, e.source_event,
+               e.expires_at)
+        .where(in_cluster(e.member_id))
+        .order_by(e.occurred_at.desc(), e.id.desc())
+        .limit(bindparam("limit", type_=Integer()))
+        .subquery()
+    )  # fmt: skip
+
+
+def _segment_codes() -> Subquery:
+    return select(SEGMENTS.c.segment_code).where(in_cluster(SEGMENTS.c.member_id)).distinct().subquery()
+
+
+def _member_lists() -> CompoundSelect[Any]:
+    parts = [("points", _point_totals()), ("ledger", _recent_ledger()), ("segment", _segment_codes())]
+    parts += [("consent", latest) for latest in _latest_consent()]
+    return union_all(*(_shaped(part, rows) for part, rows in parts))
+
+
+def _shaped(part: str, rows: Subquery) -> Select[Any]:
+    """A part's rows in the shared column set, ``NULL`` of the column's type where the part has none."""
+    columns = [
+        (rows.c[name] if name in rows.c else cast(null(), kind)).label(name) for name, kind in _LIST_COLUMNS.items()
+    ]
+    return select(cast(literal(part), String()).label("part"), *columns)
 
 
 _FIGURES = _figures()
-
-_POINT_TOTALS = _point_totals()
-_RECENT_LEDGER: Select[Any] = (
-    select(LEDGER.c.occurred_at, LEDGER.c.kind, LEDGER.c.points, LEDGER.c.status, LEDGER.c.rule_version,
-           LEDGER.c.source_event, LEDGER.c.expires_at)
-    .where(in_cluster(LEDGER.c.member_id))
-    .order_by(LEDGER.c.occurred_at.desc(), LEDGER.c.id.desc())
-    .limit(bindparam("limit", type_=Integer()))
-)  # fmt: skip
-_SEGMENT_CODES: Select[Any] = (
-    select(SEGMENTS.c.segment_code)
-    .where(in_cluster(SEGMENTS.c.member_id))
-    .distinct()
-    .order_by(SEGMENTS.c.segment_code)
-)
-_CURRENT_CONSENT = _current_consent()
+_MEMBER_LISTS = _member_lists()

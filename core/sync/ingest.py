@@ -92,18 +92,19 @@ class StoreSink:
         written += activity.consent_changes(batch.consents)
         events: list[DomainEvent] = list(members.events)
         if self.loyalty is not None:
-            events.extend(self._apply_loyalty(conn, self.loyalty, members.events, activity.purchase_ids))
+            events.extend(self._apply_loyalty(conn, self.loyalty, members.events, activity))
         return SinkResult(written, tuple(batch.refused), tuple(events))
 
     @staticmethod
     def _apply_loyalty(
-        conn: Connection, loyalty: LoyaltyEngine, merges: Sequence[MemberMerged], purchase_ids: Sequence[int]
+        conn: Connection, loyalty: LoyaltyEngine, merges: Sequence[MemberMerged], activity: ActivityWriter
     ) -> list[DomainEvent]:
-        """Settle the clusters this batch merged, then earn or give back points for its purchases."""
+        """Settle the clusters this batch merged, earn or give back points for its purchases, act on surveys."""
         events: list[DomainEvent] = []
         for merge in merges:
             events += loyalty.recompute_clusters(conn, [merge.survivor_id], cause=f"merge:{merge.merge_id}").events
-        events += loyalty.apply_purchases(conn, purchase_ids).events
+        events += loyalty.apply_purchases(conn, activity.purchase_ids).events
+        events += loyalty.apply_survey_responses(conn, activity.survey_response_ids).events
         return events
 
 

@@ -19,6 +19,7 @@ from core.crypto.envelope import FieldCipher
 from core.crypto.sealing import MemberSealer, WrappedDataKey
 from core.errors import DecryptionError
 from core.records import CanonicalRecord, ConsentChange, Inquiry, InquiryMessage, Purchase, SurveyResponse
+from core.store import coupons as coupons_repo
 from core.store import records as repo
 from core.store.records import Key
 
@@ -35,7 +36,9 @@ class ActivityWriter:
         self.now = now
         self._sealer = sealer
         self._ciphers: dict[UUID, FieldCipher | None] = {}
-        self.purchase_ids: list[int] = []  # purchases stored or changed by this batch, for the loyalty engine
+        # what this batch stored or changed, for the loyalty engine
+        self.purchase_ids: list[int] = []
+        self.survey_response_ids: list[int] = []
 
     def load_ciphers(self, member_ids: Sequence[UUID]) -> None:
         """Unwrap the data keys of the members whose text the batch seals (``None`` for erased members)."""
@@ -54,7 +57,17 @@ class ActivityWriter:
         accepted = [*zip(new, ids, strict=True), *((r, row.id) for r, row in newer)]
         self.purchase_ids.extend(purchase_id for _, purchase_id in accepted)
         lines = self._lines(list(zip(new, ids, strict=True)), [(r, row.id) for r, row in newer])
+        self._coupon_codes(accepted)
         return len(accepted) + lines + self._adjustments(accepted)
+
+    def _coupon_codes(self, accepted: Sequence[tuple[Purchase, int]]) -> None:
+        """Record the coupon codes purchases carried; the loyalty engine decides whether each is redeemed."""
+        rows = [
+            {"purchase_id": purchase_id, "code": code}
+            for record, purchase_id in accepted
+            for code in dict.fromkeys(record.coupon_codes)
+        ]
+        coupons_repo.present_codes(self.conn, rows)
 
     def _purchase_row(self, record: Purchase) -> dict[str, Any]:
         customer = record.customer_external_id
@@ -178,8 +191,9 @@ class ActivityWriter:
     def survey_responses(self, records: Sequence[SurveyResponse]) -> int:
         """Upsert survey responses: choice answers in the clear, free text sealed."""
         new, newer = _new_and_newer(records, repo.stored_survey_responses(self.conn, map(_key, records)))
-        repo.insert_survey_responses(self.conn, [self._survey_row(r) for r in new])
+        ids = repo.insert_survey_responses(self.conn, [self._survey_row(r) for r in new])
         repo.update_survey_responses(self.conn, [{"id": row.id, **self._survey_row(r)} for r, row in newer])
+        self.survey_response_ids += [*ids, *(row.id for _, row in newer)]
         return len(new) + len(newer)
 
     def _survey_row(self, record: SurveyResponse) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``hub loyalty``: balances, redemptions and adjustments, the scheduled jobs, and recompute.
+"""``hub loyalty``: balances, redemptions and adjustments, coupons, the nightly jobs, recompute, rules changes.
 
 The rules come from ``HUB_LOYALTY_RULES``, else ``$HUB_HOME/loyalty.toml``, else the shipped example.
 """
@@ -6,20 +6,17 @@ The rules come from ``HUB_LOYALTY_RULES``, else ``$HUB_HOME/loyalty.toml``, else
 from __future__ import annotations
 
 import os
-import time
 import uuid
-from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from core.events import DomainEvent
-from core.loyalty import LoyaltyEngine, load_rules, rules_file
+from core.loyalty import LoyaltyEngine, load_rules
+from core.loyalty.nightly import run_nightly
 from core.loyalty.periods import JST
-from core.plugins.manager import build_plugin_manager, publish_events
+from core.loyalty.rule_change import RuleChangeReport, preview_rules
 from core.store.database import read_only
 from hub.cli.common import cli_actor, console, opened_hub, resolve_member
 from hub.runtime import Hub
@@ -28,6 +25,10 @@ app = typer.Typer(
     help="Points and ranks: balances, redemptions, adjustments, jobs and recompute.", no_args_is_help=True
 )
 
+rules_app = typer.Typer(help="Rules changes: a dry run (diff) and applying new rules.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+NewRules = Annotated[Path, typer.Argument(help="The new rules file (loyalty.toml).", exists=True, dir_okay=False)]
 Member = Annotated[str, typer.Argument(help="Member id or member number (any member of a merged cluster).")]
 Reason = Annotated[str, typer.Option("--reason", help="Why (kept on the ledger entry).")]
 SourceEvent = Annotated[
@@ -40,7 +41,7 @@ SourceEvent = Annotated[
 def balance(member: Member) -> None:
     """Show the points of the member's cluster: spendable, pending, next expiry, and the rank."""
     with opened_hub() as hub:
-        loyalty = loyalty_engine(hub)
+        loyalty = hub.loyalty
         target = resolve_member(hub, member)
         with read_only(hub.engine).begin() as conn:
             points = loyalty.balance(conn, target.id)
@@ -66,11 +67,11 @@ def redeem(
 ) -> None:
     """Spend points; refused, with the balance, if fewer are spendable."""
     with opened_hub() as hub:
-        loyalty = loyalty_engine(hub)
+        loyalty = hub.loyalty
         target = resolve_member(hub, member)
         with hub.engine.begin() as conn:
             moved = loyalty.redeem(conn, target.id, points, reason, source_event or _new_source_event("redeem"))
-        _publish(hub, moved.events)
+        hub.publish(moved.events)
     done = "already recorded" if moved.replayed else "redeemed"
     console.print(f"{done}: {points:,} points ({moved.source_event}); spendable now {moved.balance.available:,}")
 
@@ -84,31 +85,52 @@ def adjust(
 ) -> None:
     """Credit or debit points by hand; a debit is refused beyond the spendable balance."""
     with opened_hub() as hub:
-        loyalty = loyalty_engine(hub)
+        loyalty = hub.loyalty
         target = resolve_member(hub, member)
         with hub.engine.begin() as conn:
             moved = loyalty.adjust(conn, target.id, points, reason, source_event or _new_source_event("adjust"))
-        _publish(hub, moved.events)
+        hub.publish(moved.events)
     done = "already recorded" if moved.replayed else "adjusted"
     console.print(f"{done}: {points:+,} points ({moved.source_event}); spendable now {moved.balance.available:,}")
 
 
+@app.command("coupons")
+def coupons(member: Member) -> None:
+    """List the coupons of the member's cluster: code, value, uses, validity and status, newest first."""
+    with opened_hub() as hub:
+        loyalty = hub.loyalty
+        target = resolve_member(hub, member)
+        with read_only(hub.engine).begin() as conn:
+            held = loyalty.coupons(conn, target.id)
+        root = hub.members.get(held.member_id)
+    if not held.coupons:
+        console.print(f"no coupons for {root.member_number}")
+        return
+    table = Table(title=f"coupons of {root.member_number}")
+    for column in ("code", "coupon", "value", "uses", "issued (JST)", "valid until (JST)", "status"):
+        table.add_column(column)
+    for coupon in held.coupons:
+        table.add_row(
+            coupon.code,
+            _coupon_name(loyalty, coupon.template_code, coupon.kind),
+            f"{coupon.value}%" if coupon.value_type == "percent" else f"{coupon.value:,} yen",
+            f"{coupon.uses}/{coupon.max_uses}",
+            f"{coupon.issued_at.astimezone(JST):%Y-%m-%d %H:%M}",
+            f"{coupon.expires_at.astimezone(JST):%Y-%m-%d %H:%M}" if coupon.expires_at else "-",
+            coupon.status,
+        )
+    console.print(table)
+
+
 @app.command("run-jobs")
 def run_jobs() -> None:
-    """Run the loyalty jobs now: lapse expired points, release pending ones, and close a rank period if one ended."""
+    """Run the nightly loyalty jobs now: expiry, rank period end, birthday benefits, RFM scores, segments."""
     with opened_hub() as hub:
-        loyalty = loyalty_engine(hub)
-        now = datetime.now(UTC)
-        started = time.perf_counter()
-        with hub.engine.begin() as conn:
-            expiry = loyalty.run_expiry(conn, now)
-        expiry_s = time.perf_counter() - started
-        with hub.engine.begin() as conn:
-            period = loyalty.run_rank_period_end(conn, now)
-        period_s = time.perf_counter() - started - expiry_s
-        _publish(hub, [*expiry.events, *period.events])
-    console.print(f"expiry: {expiry.entries:,} lots written off ({expiry_s:.1f} s)")
-    console.print(f"rank period end: {period.rank_changes:,} rank changes ({period_s:.1f} s)")
+        loyalty = hub.loyalty
+        _warn_unknown_destinations(hub, loyalty)
+        runs = run_nightly(hub.engine, loyalty, hub.members.sealer, loyalty.clock(), hub.publish)
+    for run in runs:
+        console.print(f"{run.name}: {run.summary} ({run.seconds:.1f} s)")
 
 
 @app.command("recompute")
@@ -117,10 +139,10 @@ def recompute(
 ) -> None:
     """Rebuild every balance and rank from the history and report differences (exit code 1 if any)."""
     with opened_hub() as hub:
-        loyalty = loyalty_engine(hub)
+        loyalty = hub.loyalty
         with hub.engine.begin() as conn:
             report = loyalty.recompute(conn, verify=verify)
-        _publish(hub, report.events)
+        hub.publish(report.events)
     console.print(
         f"{report.purchases:,} purchases, {report.clusters:,} clusters checked; "
         f"{report.repaired_entries:,} entries and {report.repaired_ranks:,} ranks repaired; "
@@ -138,16 +160,96 @@ def recompute(
     raise typer.Exit(1)
 
 
-def loyalty_engine(hub: Hub) -> LoyaltyEngine:
-    """The loyalty engine under the hub's rules file, on the wall clock."""
-    configured = os.environ.get("HUB_LOYALTY_RULES")
-    path = rules_file(Path(configured).expanduser() if configured else None, hub.settings.home)
-    return LoyaltyEngine(load_rules(path), lambda: datetime.now(UTC))
+@rules_app.command("diff")
+def rules_diff(
+    new: NewRules,
+    limit: Annotated[int, typer.Option("--limit", help="Members listed per table at most.", min=1)] = 50,
+) -> None:
+    """Show what applying a new rules file would change (ranks, balances), writing nothing."""
+    with opened_hub() as hub:
+        loyalty = hub.loyalty
+        report = preview_rules(hub.engine, loyalty.rules, load_rules(new), loyalty.clock())
+    console.print(f"rules {report.from_version} → {report.to_version}: dry run, nothing was written")
+    _print_rule_change(report, limit)
+
+
+@rules_app.command("apply")
+def rules_apply(
+    new: NewRules,
+    limit: Annotated[int, typer.Option("--limit", help="Members listed per table at most.", min=1)] = 50,
+) -> None:
+    """Put a new rules file in force: recompute under it (never earning twice), then make it the hub's rules file."""
+    with opened_hub() as hub:
+        loyalty = hub.loyalty
+        rules = load_rules(new)
+        with hub.engine.begin() as conn:
+            report = loyalty.apply_rules(conn, rules)
+        hub.publish(report.events)
+        target = _active_rules_path(hub)
+        if target.resolve() != new.resolve():
+            _replace_file(target, new.read_text(encoding="utf-8"))
+    console.print(f"rules {report.from_version} → {report.to_version}: applied; the hub now reads {target}")
+    _print_rule_change(report, limit)
+
+
+def _print_rule_change(report: RuleChangeReport, limit: int) -> None:
+    console.print(
+        f"{len(report.rank_changes):,} rank changes now, {len(report.due_downgrades):,} downgrades due at the "
+        f"period end, {len(report.balance_changes):,} balances changed ({report.entries:,} ledger entries)"
+    )
+    _print_rows(
+        "rank changes now", ("member", "from", "to", "reason"),
+        [(str(e.member_id), e.from_rank or "-", e.to_rank, e.reason) for e in report.rank_changes], limit,
+    )  # fmt: skip
+    _print_rows(
+        "downgrades due at the end of the rank period", ("member", "rank", "falls to", "measure"),
+        [(str(d.member_id), d.rank_code, d.to_rank, f"{d.measure:,}") for d in report.due_downgrades], limit,
+    )  # fmt: skip
+    changes = sorted(report.balance_changes.items(), key=lambda item: str(item[0]))
+    _print_rows("balance changes", ("member", "points"), [(str(m), f"{d:+,}") for m, d in changes], limit)
+
+
+def _print_rows(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]], limit: int) -> None:
+    if not rows:
+        return
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows[:limit]:
+        table.add_row(*row)
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"… and {len(rows) - limit:,} more")
+
+
+def _active_rules_path(hub: Hub) -> Path:
+    """Where the hub reads its rules: ``HUB_LOYALTY_RULES``, else ``$HUB_HOME/loyalty.toml`` (never the example)."""
+    return hub.settings.loyalty_rules or hub.settings.home / "loyalty.toml"
+
+
+def _replace_file(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` atomically: a reader sees the old file or the new one, never half of it."""
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, target)
+
+
+def _warn_unknown_destinations(hub: Hub, loyalty: LoyaltyEngine) -> None:
+    """Segment destinations must be connector instances of hub.toml, or their messages are never delivered."""
+    named = {d for segment in loyalty.rules.segments for d in segment.destinations}
+    for destination in sorted(named - set(hub.config.connectors)):
+        console.print(f"[yellow]warning:[/] segment destination {destination!r} is not a connector of hub.toml")
+
+
+
+
+def _coupon_name(loyalty: LoyaltyEngine, template_code: str | None, kind: str) -> str:
+    """The template's names, or the coupon's kind if the rules no longer have its template."""
+    template = loyalty.rules.coupon_template(template_code) if template_code else None
+    return f"{template.name_ja} ({template.name_en})" if template else kind
 
 
 def _new_source_event(kind: str) -> str:
     return f"{cli_actor().name}:{kind}:{uuid.uuid4().hex}"
 
 
-def _publish(hub: Hub, events: Iterable[DomainEvent]) -> None:
-    publish_events(build_plugin_manager(extra_plugins=hub.extra_plugins), events)

@@ -1,4 +1,4 @@
-"""``hub loyalty``: balance, redeem, adjust, run-jobs and recompute on a real hub (SQLite, key file)."""
+"""``hub loyalty``: balance, redeem, adjust, run-jobs, recompute and rules changes on a real hub (SQLite, key file)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from core.errors import InvalidInputError
 from core.loyalty import LoyaltyEngine, load_rules
 from core.records import Purchase
 from core.store import records as records_repo
-from hub.cli import loyalty
+from hub.cli import common, loyalty
 from hub.runtime import init_hub
 from hub.settings import load_settings
 
@@ -31,6 +31,22 @@ threshold = 0
 multiplier = 1
 """
 
+SILVER = """
+[[ranks.levels]]
+code = "silver"
+name_ja = "シルバー"
+name_en = "Silver"
+threshold = 10_000
+multiplier = 1.5
+"""
+SEGMENT = """
+[[segments]]
+code = "buyers"
+name_ja = "購入者"
+name_en = "Buyers"
+frequency_score = [1, 2, 3, 4, 5]
+"""
+
 
 @pytest.fixture
 def hub_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -42,6 +58,7 @@ def hub_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.setenv(name, str(value))
     monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
     monkeypatch.delenv("HUB_CONFIG", raising=False)
+    monkeypatch.setattr(common.console, "width", 200)  # no terminal under xdist: keep rich from wrapping at 80
     monkeypatch.setenv("COLUMNS", "200")
     return rules
 
@@ -55,8 +72,9 @@ def member_id(hub_env: Path) -> str:
                       channel="store", total_amount=12_000, purchased_at=bought)  # fmt: skip
     engine = LoyaltyEngine(load_rules(hub_env), lambda: datetime.now(UTC))
     try:
+        sink = hub.sink  # built outside the transaction: building it may write the outbox's system key
         with hub.engine.begin() as conn:
-            hub.sink.apply(conn, [record])
+            sink.apply(conn, [record])
             stored = records_repo.stored_purchases(conn, [("pos", "r1")])
             engine.apply_purchases(conn, [row.id for row in stored.values()])
             return str(records_repo.linked_members(conn, [("pos", "c1")])[("pos", "c1")])
@@ -98,12 +116,51 @@ def test_a_negative_adjustment_debits_points(member_id):
     assert "adjusted: -20 points" in result.output and "spendable now 100" in result.output
 
 
-def test_run_jobs_reports_both_jobs(member_id):
+def test_run_jobs_reports_every_nightly_job_in_order(member_id):
     result = run("run-jobs")
 
     assert result.exit_code == 0, result.output
+    lines = [line.split(":")[0] for line in result.output.splitlines()]
+    assert lines == ["expiry", "rank period end", "birthday", "rfm", "segments"]
     assert "expiry: 0 lots written off" in result.output
     assert "rank period end: 0 rank changes" in result.output
+    assert "rfm: 1 members scored, 1 of them buyers" in result.output
+
+
+def test_run_jobs_puts_the_buyer_in_a_segment_once(member_id, hub_env):
+    hub_env.write_text(RULES + SEGMENT, encoding="utf-8")
+
+    first = run("run-jobs")
+    second = run("run-jobs")
+
+    assert "segments: 1 joined, 0 left, 0 outbox messages" in first.output
+    assert "segments: 0 joined, 0 left, 0 outbox messages" in second.output
+
+
+def test_rules_diff_shows_the_upgrade_and_writes_nothing(member_id, tmp_path):
+    new = tmp_path / "new.toml"
+    new.write_text(RULES.replace('"cli-test"', '"cli-test-2"') + SILVER, encoding="utf-8")
+
+    result = run("rules", "diff", str(new))
+
+    assert result.exit_code == 0, result.output
+    assert "rules cli-test → cli-test-2: dry run, nothing was written" in result.output
+    assert "1 rank changes now" in result.output and member_id in result.output and "silver" in result.output
+    assert "レギュラー (Regular)" in run("balance", member_id).output
+
+
+def test_rules_apply_upgrades_once_and_installs_the_file(member_id, tmp_path, hub_env):
+    new = tmp_path / "new.toml"
+    new.write_text(RULES.replace('"cli-test"', '"cli-test-2"') + SILVER, encoding="utf-8")
+
+    applied = run("rules", "apply", str(new))
+    again = run("rules", "apply", str(new))
+
+    assert applied.exit_code == 0, applied.output
+    assert "1 rank changes now" in applied.output and "0 balances changed" in applied.output
+    assert hub_env.read_text(encoding="utf-8") == new.read_text(encoding="utf-8")
+    assert "0 rank changes now" in again.output and "0 balances changed (0 ledger entries)" in again.output
+    assert "シルバー (Silver)" in run("balance", member_id).output
 
 
 def test_recompute_verify_finds_no_difference(member_id):

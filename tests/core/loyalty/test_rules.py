@@ -141,12 +141,6 @@ ranks = ["gold"]
     assert refused(tmp_path, VALID + campaign) == "campaigns: campaign gold-only targets unknown ranks: gold"
 
 
-def test_a_section_reserved_for_later_phases_is_refused_rather_than_ignored(tmp_path):
-    message = refused(tmp_path, VALID + '\n[birthday]\npoints = 500\n')
-
-    assert message == "birthday: reserved for birthday benefits, which this version of MemberHub does not apply yet"
-
-
 def test_a_file_that_is_not_toml_is_refused(tmp_path):
     assert refused(tmp_path, "version = ").startswith("not valid TOML")
 

@@ -21,6 +21,7 @@ from core.members.timeline import (
     SurveyEntry,
     decode_cursor,
     encode_cursor,
+    member_cluster,
 )
 from tests.core.members.history import History, at
 
@@ -100,6 +101,22 @@ def test_any_member_of_a_merged_cluster_gives_the_whole_cluster(history, timelin
     assert [(entry.kind, entry.member_id) for entry in pages[0]] == [
         ("points", merged_further), ("inquiry", merged), ("purchase", root),
     ]  # fmt: skip
+
+
+def test_the_cluster_lists_its_root_first_then_each_level_of_merged_members_by_id(history, directory):
+    root, merged = history.member(), history.member("山田 はなこ")
+    further = sorted(history.member("ヤマダ ハナコ") for _ in range(3))
+    history.merge(merged, into=root)
+    for member in further:
+        history.merge(member, into=merged)
+
+    with directory.engine.connect() as conn:
+        clusters = [member_cluster(conn, member) for member in (root, merged, further[-1])]
+        unknown = new_id()
+        alone = member_cluster(conn, unknown)
+
+    assert clusters[0] == clusters[1] == clusters[2] == [root, merged, *further]
+    assert alone == [unknown]
 
 
 def test_kind_filter_keeps_only_those_kinds(history, timeline):
@@ -231,6 +248,18 @@ def test_inquiry_subject_and_messages_are_decrypted_with_their_own_members_key(h
     thread = ["まだ届きません", "追跡番号を教えてください"]
     assert (older.subject, [m.body for m in older.messages]) == ("配送について", thread)
     assert [m.sent_at for m in older.messages] == sorted(m.sent_at for m in older.messages)
+
+
+def test_each_page_carries_the_threads_of_its_own_inquiries_only(history, timeline):
+    member = history.member()
+    history.inquiry(member, at(0), subject="古い", messages=["一通目", "二通目"])
+    history.inquiry(member, at(60), subject="新しい", messages=["三通目"])
+
+    first = timeline.page(member, limit=1)
+    second = timeline.page(member, limit=1, cursor=first.next_cursor)
+
+    assert [[m.body for m in entry.messages] for entry in first.entries] == [["三通目"]]
+    assert [[m.body for m in entry.messages] for entry in second.entries] == [["一通目", "二通目"]]
 
 
 def test_survey_free_text_is_decrypted(history, timeline):

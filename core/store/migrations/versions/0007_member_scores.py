@@ -1,4 +1,5 @@
-"""RFM scores: one row per cluster root with its recency, frequency and monetary figures and quintile scores.
+"""RFM scores: one row per cluster root with its recency, frequency (by channel too) and monetary figures and quintile
+scores.
 
 A frozen snapshot written out in full; it does not import ``core.store.models``.
 
@@ -26,7 +27,9 @@ def upgrade() -> None:
         sa.Column("member_id", sa.Uuid(), nullable=False),
         sa.Column("recency_days", sa.Integer(), nullable=True),
         sa.Column("frequency", sa.Integer(), nullable=False),
-        sa.Column("monetary", sa.Integer(), nullable=False),
+        sa.Column("store_frequency", sa.Integer(), nullable=False),
+        sa.Column("online_frequency", sa.Integer(), nullable=False),
+        sa.Column("monetary", sa.BigInteger(), nullable=False),
         sa.Column("recency_score", sa.Integer(), nullable=False),
         sa.Column("frequency_score", sa.Integer(), nullable=False),
         sa.Column("monetary_score", sa.Integer(), nullable=False),

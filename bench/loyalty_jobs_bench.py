@@ -1,0 +1,133 @@
+"""How long the nightly loyalty jobs take for 200,000 members, without first earning a million purchases.
+
+    .venv/bin/python bench/loyalty_jobs_bench.py [--purchases 1000000] [--members 200000] [--database both]
+
+The store is seeded directly (outside the clock): members with sealed birthdays, a customer id at the
+destination ``shop`` and, one in two, an email consent (as ``loyalty_bench.py`` seeds them); two years of
+purchases, one in twenty partly refunded; and the earn lots of the last 365 days (older ones have lapsed and
+are left out, as if written off). Then, with the shipped rules (segments pushed to ``shop``):
+
+    period end   ``run_rank_period_end`` once for the new year (a yearly job, timed apart);
+    nightly      ``run_nightly`` — expiry, rank period end (nothing due), birthday, RFM, segments, each in its
+                 own transaction — on the first night (the segments are filled for the first time, one
+                 twelfth of the members have their birthday benefit) and on the night after.
+
+``loyalty_bench.py`` runs the same nights after real earning; this bench exists to measure the nightly jobs
+quickly and on both databases. Target: nightly jobs ≤ 60 s for 200,000 members.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loyalty_bench import (
+    DAYS,
+    START,
+    TARGET_JOBS_S,
+    _analyze,
+    _load,
+    _purchases,
+    _rules_pushing_segments,
+    _seed_members,
+    _throwaway_database,
+)
+from sqlalchemy import Engine
+
+from core.crypto.keyring import KeyRing
+from core.crypto.sealing import MemberSealer
+from core.loyalty import LoyaltyEngine, LoyaltyRules
+from core.loyalty.nightly import run_nightly
+from core.store.database import create_hub_engine, upgrade_database
+from core.store.members import _insert_rows
+from core.store.models import PointLedgerEntry, Purchase, PurchaseAdjustment, table_of
+from core.sync.payloads import PayloadSealer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--purchases", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=200_000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    print(f"MemberHub nightly loyalty jobs: {args.members:,} members, {args.purchases:,} purchases")
+    with tempfile.TemporaryDirectory(prefix="memberhub-loyalty-jobs-") as workdir:
+        for database in ["sqlite", "postgresql"] if args.database == "both" else [args.database]:
+            with _throwaway_database(database, Path(workdir)) as url:
+                engine = create_hub_engine(url)
+                try:
+                    _run(database, engine, args)
+                finally:
+                    engine.dispose()
+    return 0
+
+
+def _run(database: str, engine: Engine, args: argparse.Namespace) -> None:
+    upgrade_database(engine)
+    sealer = MemberSealer(KeyRing.generate())
+    rules = _rules_pushing_segments()
+    rng = random.Random(args.seed)
+    started = time.perf_counter()
+    members = _seed_members(engine, sealer, args.members, rng)
+    _seed_history(engine, rules, members, args.purchases, rng)
+    _analyze(engine)
+    print(f"{database}: seeded in {time.perf_counter() - started:.1f} s")
+    loyalty = LoyaltyEngine(rules, lambda: START, outbox=PayloadSealer(engine, sealer.ring, "outbox"))
+    first = START + timedelta(days=DAYS + 3, hours=3)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        period = loyalty.run_rank_period_end(conn, first)
+    print(f"  period end    once a year: {period.rank_changes:,} rank changes in {time.perf_counter() - started:.1f} s")
+    for label, night in (("first night", first), ("night after", first + timedelta(days=1))):
+        runs = run_nightly(engine, loyalty, sealer, night)
+        total = sum(run.seconds for run in runs)
+        print(f"  nightly       {label} ({night:%Y-%m-%d} JST), load average {_load()}:")
+        for run in runs:
+            print(f"                {run.name:<16} {run.seconds:6.1f} s  {run.summary}")
+        verdict = "met" if total <= TARGET_JOBS_S else "MISSED"
+        print(f"                target all nightly jobs ≤ {TARGET_JOBS_S:.0f} s: {total:.1f} s {verdict}", flush=True)
+
+
+def _seed_history(engine: Engine, rules: LoyaltyRules, members: list[UUID], count: int, rng: random.Random) -> None:
+    """Purchases, refunds, and an earn lot for every purchase of the last 365 days."""
+    lots_from = START + timedelta(days=DAYS - 365)
+    next_id = 1
+    with engine.begin() as conn:
+        for batch in _purchases(members, count, rng):
+            ids = range(next_id, next_id + len(batch))
+            next_id += len(batch)
+            rows = [{"id": purchase_id, **row} for purchase_id, row in zip(ids, batch, strict=True)]
+            _insert_rows(conn, table_of(Purchase), rows)
+            refunds = [
+                {"purchase_id": row["id"], "source": "pos", "external_id": f"f{row['id']}", "kind": "refund",
+                 "amount": row["total_amount"] // 3, "occurred_at": row["purchased_at"]}
+                for row in rows if row["id"] % 20 == 0
+            ]  # fmt: skip
+            _insert_rows(conn, table_of(PurchaseAdjustment), refunds)
+            lots = [_lot(rules, row) for row in rows if row["purchased_at"] >= lots_from]
+            _insert_rows(conn, table_of(PointLedgerEntry), lots)
+
+
+def _lot(rules: LoyaltyRules, row: dict[str, Any]) -> dict[str, Any]:
+    at = row["purchased_at"]
+    return {
+        "member_id": row["member_id"], "kind": "earn", "points": row["total_amount"] // 100, "status": "available",
+        "source_event": f"purchase:pos:{row['external_id']}", "rule_version": rules.version, "occurred_at": at,
+        "available_at": at + timedelta(days=rules.earning.pending_days), "expires_at": rules.expiry.expires_at(at),
+        "note": None, "created_at": at, "purchase_id": row["id"], "rank_code": "regular", "campaign_codes": None,
+        "unrecovered_points": None,
+    }  # fmt: skip
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""The nightly loyalty jobs in their order, each in its own transaction, timed.
+
+Order: expiry (lapse lots, release pending points), rank period end, birthday benefits, RFM scores, then
+segments (which read the RFM scores just written). One transaction per job keeps a failure of a later job
+from undoing an earlier one, and keeps each job's locks short; every job is idempotent, so running the whole
+list again the same night changes nothing more.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine
+
+from core.crypto.sealing import MemberSealer
+from core.events import DomainEvent
+from core.loyalty.engine import LoyaltyEngine
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One job of one night: what it did (a short sentence without personal data), how long, its events."""
+
+    name: str
+    summary: str
+    seconds: float
+    events: tuple[DomainEvent, ...]
+
+
+def run_nightly(
+    engine: Engine,
+    loyalty: LoyaltyEngine,
+    sealer: MemberSealer,
+    now: datetime,
+    publish: Callable[[tuple[DomainEvent, ...]], None] = lambda events: None,
+) -> list[JobRun]:
+    """Run every job as of ``now``; ``publish`` receives each job's events once its transaction committed."""
+    jobs: list[tuple[str, Callable[[Connection], tuple[str, tuple[DomainEvent, ...]]]]] = [
+        ("expiry", lambda conn: _expiry(loyalty, conn, now)),
+        ("rank period end", lambda conn: _period_end(loyalty, conn, now)),
+        ("birthday", lambda conn: _birthday(loyalty, conn, now, sealer)),
+        ("rfm", lambda conn: _rfm(loyalty, conn, now)),
+        ("segments", lambda conn: _segments(loyalty, conn, now)),
+    ]
+    runs = []
+    for name, job in jobs:
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            summary, events = job(conn)
+        runs.append(JobRun(name, summary, time.perf_counter() - started, events))
+        publish(events)
+    return runs
+
+
+def _expiry(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[str, tuple[DomainEvent, ...]]:
+    outcome = loyalty.run_expiry(conn, now)
+    return f"{outcome.entries:,} lots written off", outcome.events
+
+
+def _period_end(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[str, tuple[DomainEvent, ...]]:
+    outcome = loyalty.run_rank_period_end(conn, now)
+    return f"{outcome.rank_changes:,} rank changes", outcome.events
+
+
+def _birthday(
+    loyalty: LoyaltyEngine, conn: Connection, now: datetime, sealer: MemberSealer
+) -> tuple[str, tuple[DomainEvent, ...]]:
+    if loyalty.rules.birthday is None:
+        return "no [birthday] in the rules", ()
+    outcome = loyalty.run_birthday(conn, now, sealer)
+    what = "points" if loyalty.rules.birthday.benefit == "points" else "coupons"
+    return f"{outcome.given:,} {what} given ({outcome.read:,} birthdays read)", outcome.events
+
+
+def _rfm(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[str, tuple[DomainEvent, ...]]:
+    outcome = loyalty.run_rfm(conn, now)
+    return f"{outcome.members:,} members scored, {outcome.buyers:,} of them buyers", ()
+
+
+def _segments(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[str, tuple[DomainEvent, ...]]:
+    outcome = loyalty.run_segments(conn, now)
+    summary = f"{outcome.joined:,} joined, {outcome.left:,} left, {outcome.messages:,} outbox messages"
+    return summary, outcome.events
