@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import resource
-import secrets
 import sqlite3
 import subprocess
 import sys
@@ -30,7 +29,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import date
 from operator import attrgetter
 from pathlib import Path
@@ -40,12 +38,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `bench.ingest_source` here and, inherited through spawn, in the reader child
 
+from bench.databases import throwaway_database  # noqa: E402
 from bench.ingest_source import BenchSourceConfig, customer_profile, order_purchase  # noqa: E402
 
 # The hub and the drivers are imported inside the functions that use them: a spawned reader child runs this
 # script again as ``__mp_main__``, and should load what a connector needs, not the store.
 
-PG_ADMIN_URL = os.environ.get("MEMBERHUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SOURCE = "bench-shop"
 PLUGINS = ("bench.ingest_source",)
 BATCH = 1_000
@@ -65,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         for database in databases:
             results = []
             for records in args.records:
-                with _throwaway_database(database, Path(workdir)) as url:
+                with throwaway_database(database, Path(workdir), prefix="memberhub_ingest") as url:
                     results.append(_spawn(url, records, rss_only=args.rss_only))
                 _report_size(database, results[-1], rss_only=args.rss_only)
             _report_targets(database, results)
@@ -91,26 +89,6 @@ def _spawn(url: str, records: int, *, rss_only: bool) -> dict[str, Any]:
     return result
 
 
-@contextmanager
-def _throwaway_database(database: str, workdir: Path) -> Iterator[str]:
-    import sqlalchemy as sa
-
-    if database == "sqlite":
-        path = workdir / "hub.sqlite3"
-        yield f"sqlite:///{path}"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"memberhub_ingest_{secrets.token_hex(6)}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 # ── one size, in its own process ─────────────────────────────────────────────────────────────────────

@@ -32,12 +32,10 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import secrets
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,8 +44,9 @@ from uuid import UUID
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Connection, Engine, create_engine  # noqa: E402
+from sqlalchemy import Connection, Engine  # noqa: E402
 
+from bench.databases import throwaway_database  # noqa: E402
 from core.crypto.keyring import KeyRing  # noqa: E402
 from core.crypto.sealing import MemberSealer  # noqa: E402
 from core.ids import new_id  # noqa: E402
@@ -60,7 +59,6 @@ from core.store.members import _insert_rows  # noqa: E402
 from core.store.models import ConsentEvent, Member, Purchase, PurchaseAdjustment, SourceLink, table_of  # noqa: E402
 from core.sync.payloads import PayloadSealer  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("MEMBERHUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 RULES = ROOT / "config" / "loyalty.toml"
 BATCH = 1_000
 PROGRESS_EVERY = 100_000  # a rate per stretch shows whether earning slows down as the ledger grows
@@ -80,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="memberhub-loyalty-bench-") as workdir:
         for database in databases:
-            with _throwaway_database(database, Path(workdir)) as url:
+            with throwaway_database(database, Path(workdir), prefix="memberhub_loyalty") as url:
                 _run(database, url, args)
     return 0
 
@@ -286,24 +284,6 @@ def _rate(seconds: float, count: int) -> str:
     return f"{count / seconds:,.0f} purchases/s ({seconds:.1f} s)"
 
 
-@contextmanager
-def _throwaway_database(database: str, workdir: Path) -> Iterator[str]:
-    if database == "sqlite":
-        path = workdir / "hub.sqlite3"
-        yield f"sqlite:///{path}"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"memberhub_loyalty_{secrets.token_hex(6)}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 if __name__ == "__main__":

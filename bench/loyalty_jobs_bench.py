@@ -30,6 +30,7 @@ from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from databases import throwaway_database
 from loyalty_bench import (
     DAYS,
     START,
@@ -39,7 +40,6 @@ from loyalty_bench import (
     _purchases,
     _rules_pushing_segments,
     _seed_members,
-    _throwaway_database,
 )
 from sqlalchemy import Engine
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"MemberHub nightly loyalty jobs: {args.members:,} members, {args.purchases:,} purchases")
     with tempfile.TemporaryDirectory(prefix="memberhub-loyalty-jobs-") as workdir:
         for database in ["sqlite", "postgresql"] if args.database == "both" else [args.database]:
-            with _throwaway_database(database, Path(workdir)) as url:
+            with throwaway_database(database, Path(workdir), prefix="memberhub_loyalty") as url:
                 engine = create_hub_engine(url)
                 try:
                     _run(database, engine, args)

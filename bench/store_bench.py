@@ -20,21 +20,18 @@ import argparse
 import json
 import os
 import pickle
-import secrets
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 import store_variants
+from databases import throwaway_database
 
 from hub.demo import demo_profiles
 
-PG_ADMIN_URL = os.environ.get("MEMBERHUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 LABELS = {
     "a": "(a)  driver executemany, plaintext",
     "a′": "(a′) (a) + bare crypto primitives",
@@ -56,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         for database in databases:
             results = {}
             for variant in LABELS:
-                with _throwaway_database(database, Path(workdir), variant) as url:
+                file_name = f"{variant.replace('′', '_prime')}.sqlite3"
+                with throwaway_database(database, Path(workdir), prefix="memberhub_bench", file_name=file_name) as url:
                     results[variant] = _spawn(variant, url, data, freeze=not args.no_freeze)
             _report(database, args.members, results)
     return 0
@@ -129,24 +127,6 @@ def _proc_status_mib(field: str) -> float:
     raise RuntimeError(f"/proc/self/status has no {field} (the benchmark measures memory on Linux only)")
 
 
-@contextmanager
-def _throwaway_database(database: str, workdir: Path, variant: str) -> Iterator[str]:
-    if database == "sqlite":
-        path = workdir / f"{variant.replace('′', '_prime')}.sqlite3"
-        yield f"sqlite:///{path}"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"memberhub_bench_{secrets.token_hex(6)}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 # ── report ───────────────────────────────────────────────────────────────────────────────────────────

@@ -21,12 +21,10 @@ import argparse
 import gc
 import os
 import random
-import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import quantiles
@@ -37,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.databases import throwaway_database  # noqa: E402
 from bench.timeline_events import BATCH, EventFactory, Plan  # noqa: E402
 from core.crypto.key_providers import KeyFileProvider  # noqa: E402
 from core.crypto.keyring import KeyRing  # noqa: E402
@@ -52,7 +51,6 @@ from core.store.models import Base  # noqa: E402
 from core.store.records import member_keys  # noqa: E402
 from hub.demo import demo_profiles  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("MEMBERHUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PAGE = 50
 WARM_UP = 50
 TARGET_P99_MS = 20.0
@@ -68,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="memberhub-timeline-bench-") as workdir:
         for database in databases:
-            with _throwaway_database(database, Path(workdir)) as url:
+            with throwaway_database(database, Path(workdir), prefix="memberhub_timeline") as url:
                 _run(database, url, Path(workdir), plan, args.samples)
     return 0
 
@@ -88,24 +86,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-@contextmanager
-def _throwaway_database(database: str, workdir: Path) -> Iterator[str]:
-    if database == "sqlite":
-        path = workdir / "hub.sqlite3"
-        yield f"sqlite:///{path}"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"memberhub_timeline_{secrets.token_hex(6)}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _run(database: str, url: str, workdir: Path, plan: Plan, samples: int) -> None:
