@@ -6,7 +6,7 @@ faults (5xx, 429 storms, hangs, garbage pages), mutates records and counts reque
 
 from connectors.example.sandbox.app import create_app
 from connectors.example.sandbox.faults import Fault
-from connectors.example.sandbox.server import LoopbackServer, SandboxServer
+from connectors.example.sandbox.server import SandboxServer
 from connectors.example.sandbox.state import LoggedRequest, RateLimit, SandboxState
 from connectors.example.sandbox.webhooks import (
     DELIVERY_ID_HEADER,
@@ -22,7 +22,6 @@ __all__ = [
     "TIMESTAMP_HEADER",
     "Fault",
     "LoggedRequest",
-    "LoopbackServer",
     "RateLimit",
     "SandboxServer",
     "SandboxState",

@@ -2,56 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
-import threading
 from types import TracebackType
 from typing import Any, Self
 
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from connectors.example.sandbox import LoopbackServer
+from connectors.loopback import SharedHost
 from connectors.shopify.sandbox.app import create_app
 from connectors.shopify.sandbox.state import SUPPORTED_VERSIONS, SandboxState
 from connectors.shopify.sandbox.webhooks import SignedDelivery
 
-
-class _SharedHost:
-    """One loopback server for the process; each sandbox lives under its own path prefix, stripped on the way in.
-
-    A uvicorn start and stop costs about 0.2 s, too much for a fresh sandbox per test; mounting costs nothing.
-    """
-
-    def __init__(self) -> None:
-        self._apps: dict[str, ASGIApp] = {}
-        self._numbers = itertools.count(1)
-        self._lock = threading.Lock()
-        self._server: LoopbackServer | None = None
-
-    def mount(self, app: ASGIApp) -> tuple[str, str]:
-        """Serve ``app``; returns its prefix and its base URL."""
-        with self._lock:
-            if self._server is None:  # a daemon thread, left running until the process exits
-                self._server = LoopbackServer(self)
-            prefix = f"/shop-{next(self._numbers)}"
-            self._apps[prefix] = app
-            return prefix, self._server.url + prefix
-
-    def unmount(self, prefix: str) -> None:
-        """Stop routing to the app under ``prefix``."""
-        with self._lock:
-            self._apps.pop(prefix, None)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        prefix, _, rest = scope.get("path", "").partition("/")[2].partition("/")
-        app = self._apps.get(f"/{prefix}")
-        if scope["type"] != "http" or app is None:
-            await JSONResponse({"errors": "Not Found"}, status_code=404)(scope, receive, send)
-            return
-        await app({**scope, "path": f"/{rest}", "raw_path": f"/{rest}".encode()}, receive, send)
-
-
-_HOST = _SharedHost()
+_HOST = SharedHost("shop", JSONResponse({"errors": "Not Found"}, status_code=404))
 
 
 class SandboxServer:

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.example import EXAMPLE_CONNECTOR_TYPE, ExampleConfig, ExampleConnector
-from connectors.example.sandbox import LoopbackServer
+from connectors.loopback import LoopbackServer
 from core.errors import ConfigError, PermanentError, RetryableError, WebhookRejected
 from core.plugins.manager import ENTRY_POINT_GROUP, build_plugin_manager
 from core.records import Profile

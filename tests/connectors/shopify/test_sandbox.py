@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.example.sandbox import LoopbackServer
+from connectors.loopback import LoopbackServer
 from connectors.shopify.sandbox import SIGNATURE_HEADER, SandboxServer
 from connectors.shopify.sandbox.data import ShopData
 from connectors.shopify.sandbox.state import SandboxState
