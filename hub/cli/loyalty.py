@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
 
-from core.loyalty import LoyaltyEngine, load_rules
+from core.loyalty import LoyaltyEngine, PointsMovement, load_rules
 from core.loyalty.nightly import run_nightly
 from core.loyalty.periods import JST
 from core.loyalty.rule_change import RuleChangeReport, preview_rules
@@ -66,12 +66,7 @@ def redeem(
     source_event: SourceEvent = None,
 ) -> None:
     """Spend points; refused, with the balance, if fewer are spendable."""
-    with opened_hub() as hub:
-        loyalty = hub.loyalty
-        target = resolve_member(hub, member)
-        with hub.engine.begin() as conn:
-            moved = loyalty.redeem(conn, target.id, points, reason, source_event or _new_source_event("redeem"))
-        hub.publish(moved.events)
+    moved = _move_points(member, "redeem", points, reason, source_event)
     done = "already recorded" if moved.replayed else "redeemed"
     console.print(f"{done}: {points:,} points ({moved.source_event}); spendable now {moved.balance.available:,}")
 
@@ -84,12 +79,7 @@ def adjust(
     source_event: SourceEvent = None,
 ) -> None:
     """Credit or debit points by hand; a debit is refused beyond the spendable balance."""
-    with opened_hub() as hub:
-        loyalty = hub.loyalty
-        target = resolve_member(hub, member)
-        with hub.engine.begin() as conn:
-            moved = loyalty.adjust(conn, target.id, points, reason, source_event or _new_source_event("adjust"))
-        hub.publish(moved.events)
+    moved = _move_points(member, "adjust", points, reason, source_event)
     done = "already recorded" if moved.replayed else "adjusted"
     console.print(f"{done}: {points:+,} points ({moved.source_event}); spendable now {moved.balance.available:,}")
 
@@ -247,6 +237,19 @@ def _coupon_name(loyalty: LoyaltyEngine, template_code: str | None, kind: str) -
     """The template's names, or the coupon's kind if the rules no longer have its template."""
     template = loyalty.rules.coupon_template(template_code) if template_code else None
     return f"{template.name_ja} ({template.name_en})" if template else kind
+
+
+def _move_points(
+    member: str, kind: Literal["redeem", "adjust"], points: int, reason: str, source_event: str | None
+) -> PointsMovement:
+    """Redeem or adjust points of the member's cluster in one transaction, then publish what moved."""
+    with opened_hub() as hub:
+        target = resolve_member(hub, member)
+        move = hub.loyalty.redeem if kind == "redeem" else hub.loyalty.adjust
+        with hub.engine.begin() as conn:
+            moved = move(conn, target.id, points, reason, source_event or _new_source_event(kind))
+        hub.publish(moved.events)
+    return moved
 
 
 def _new_source_event(kind: str) -> str:
