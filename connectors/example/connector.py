@@ -11,7 +11,6 @@ import httpx
 
 from connectors.example.client import ExampleClient
 from connectors.example.config import ExampleConfig
-from connectors.example.mapping import map_record, map_records
 from connectors.example.streams import STREAMS, ExampleStream
 from connectors.example.webhooks import WebhookVerifier, parse_delivery
 from connectors.example.writers import WRITERS
@@ -19,6 +18,7 @@ from core.errors import PermanentError, SyncError
 from core.records import CanonicalRecord
 from core.sync.contract import Batch, CheckResult, OutboundMessage, Rejected, StreamSpec
 from core.sync.cursor import StreamCursor
+from core.sync.mapping import map_record, map_records
 from core.sync.retry import RetryPolicy
 
 

@@ -6,18 +6,13 @@ canonical record, which validates again. Reasons name the field and the rule bro
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, NonNegativeInt, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, NonNegativeInt
 
-from core.records import CanonicalRecord, Profile, Purchase, PurchaseAdjustment, PurchaseLine
-from core.sync.contract import Rejected
-
-RecordMapper = Callable[[str, Any], CanonicalRecord]
-"""``(source, raw API object) -> record``; raises ``ValidationError`` when the object does not fit."""
+from core.records import Profile, Purchase, PurchaseAdjustment, PurchaseLine
 
 _CHANNELS: dict[str, Literal["store", "online"]] = {"pos": "store", "ec": "online"}
 _STATUSES: dict[str, Literal["completed", "partially_refunded", "refunded", "cancelled"]] = {
@@ -26,7 +21,6 @@ _STATUSES: dict[str, Literal["completed", "partially_refunded", "refunded", "can
     "refunded": "refunded",
     "partially_refunded": "partially_refunded",
 }
-_MAX_REASONS = 3
 
 
 class _Wire(BaseModel):
@@ -144,40 +138,6 @@ def _adjustment(refund: WireRefund) -> PurchaseAdjustment:
     )
 
 
-def map_records(source: str, items: Iterable[Any], mapper: RecordMapper) -> list[CanonicalRecord | Rejected]:
-    """Map every item of a page; the ones that do not fit are returned as ``Rejected``, in place."""
-    return [map_record(source, item, mapper) for item in items]
-
-
-def map_record(source: str, item: Any, mapper: RecordMapper) -> CanonicalRecord | Rejected:
-    """One item as a record, or as a ``Rejected`` carrying the item as JSON text."""
-    if not isinstance(item, Mapping):
-        return Rejected(None, "record is not a JSON object", _json_text(item))
-    try:
-        return mapper(source, item)
-    except ValidationError as error:
-        return Rejected(_external_id(item), rejection_reason(error), _json_text(item))
-
-
-def rejection_reason(error: ValidationError) -> str:
-    """``field: rule`` for the first few errors. Pydantic's messages name the rule, never the input value."""
-    parts = [
-        f"{'.'.join(str(part) for part in detail['loc']) or 'record'}: {detail['msg']}"
-        for detail in error.errors(include_url=False, include_input=False)[:_MAX_REASONS]
-    ]
-    more = error.error_count() - _MAX_REASONS
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
-
-
-def _external_id(item: Mapping[str, Any]) -> str | None:
-    value = item.get("id")
-    return str(value) if isinstance(value, str | int) and str(value).strip() else None
-
-
 def _joined(parts: Iterable[str | None], separator: str) -> str | None:
     present = [part for part in parts if part]
     return separator.join(present) if present else None
-
-
-def _json_text(item: Any) -> str:
-    return json.dumps(item, ensure_ascii=False, default=str)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.example.mapping import RecordMapper, customer_to_profile, order_to_purchase
+from connectors.example.mapping import customer_to_profile, order_to_purchase
 from core.records import Profile, Purchase
 from core.sync.contract import StreamSpec
+from core.sync.mapping import RecordMapper
 
 
 @dataclass(frozen=True)

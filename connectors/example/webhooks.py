@@ -15,11 +15,11 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from connectors.example.mapping import map_record
 from connectors.example.streams import STREAMS
 from core.errors import WebhookRejected
 from core.records import CanonicalRecord
 from core.sync.contract import Rejected
+from core.sync.mapping import map_record
 
 SIGNATURE_HEADER = "x-example-signature"
 TIMESTAMP_HEADER = "x-example-timestamp"

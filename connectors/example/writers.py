@@ -8,10 +8,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from connectors.example.client import ExampleClient
-from connectors.example.mapping import rejection_reason
 from core.errors import PermanentError
 from core.records import ExternalId
 from core.sync.contract import OutboundMessage
+from core.sync.mapping import rejection_reason
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 

@@ -12,7 +12,7 @@ import httpx
 
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.config import ShopifyConfig
-from connectors.shopify.mapping import map_record, map_records, order_mapper
+from connectors.shopify.mapping import graphql_id, order_mapper
 from connectors.shopify.pacing import PacingStats
 from connectors.shopify.queries import CHECK, LINE_ITEMS_FOLLOW_UP, ORDER_BY_ID, ORDER_LINE_ITEMS
 from connectors.shopify.streams import STREAMS, ShopifyStream, updated_since_term
@@ -21,6 +21,7 @@ from core.errors import PermanentError, SyncError
 from core.records import CanonicalRecord
 from core.sync.contract import Batch, CheckResult, Rejected, StreamSpec
 from core.sync.cursor import StreamCursor
+from core.sync.mapping import map_record, map_records
 from core.sync.retry import RetryPolicy
 
 MAX_LINE_ITEM_PAGES = 40
@@ -88,7 +89,7 @@ class ShopifyConnector:
             nodes, end_cursor = _page(data, declared.connection)
             if declared is STREAMS["orders"]:
                 self._complete_line_items(nodes)
-            records = map_records(self.instance, nodes, mapper)
+            records = map_records(self.instance, nodes, mapper, external_id=graphql_id)
             high_water = _high_water(records, high_water)
             position = StreamCursor(since, end_cursor) if end_cursor else StreamCursor(high_water)
             yield Batch(records, position.to_json())
@@ -101,7 +102,7 @@ class ShopifyConnector:
             item = json.loads(raw)
         except ValueError:
             return Rejected(None, "stored payload is not JSON", raw)
-        return map_record(self.instance, item, self._stream(stream).mapper(self.config))
+        return map_record(self.instance, item, self._stream(stream).mapper(self.config), external_id=graphql_id)
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> str:
         """Authenticate a delivery over its raw body; returns its ``X-Shopify-Webhook-Id``."""
@@ -122,7 +123,7 @@ class ShopifyConnector:
         if order is None:
             return None
         self._complete_line_items([order])
-        return map_record(self.instance, order, order_mapper(self.config.store_codes))
+        return map_record(self.instance, order, order_mapper(self.config.store_codes), external_id=graphql_id)
 
     def _complete_line_items(self, orders: Sequence[Any]) -> None:
         """Append the line items beyond the first page to each order that has more, in place."""

@@ -8,21 +8,17 @@ fields and rules, never values.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, NonNegativeInt, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, NonNegativeInt
 
-from core.records import CanonicalRecord, Profile, Purchase, PurchaseAdjustment, PurchaseLine
-from core.sync.contract import Rejected
+from core.records import Profile, Purchase, PurchaseAdjustment, PurchaseLine
+from core.sync.mapping import RecordMapper
 
-RecordMapper = Callable[[str, Any], CanonicalRecord]
-"""``(source, raw API object) -> record``; raises ``ValidationError`` when the object does not fit."""
 StoreCodes = Mapping[str, str]
 
-_MAX_REASONS = 3
 _REFUNDED: dict[str, Literal["partially_refunded", "refunded", "cancelled"]] = {
     "PARTIALLY_REFUNDED": "partially_refunded",
     "REFUNDED": "refunded",
@@ -259,32 +255,8 @@ def _adjustments(order: WireOrder) -> tuple[PurchaseAdjustment, ...]:
     return (*refunds, cancel)
 
 
-def map_records(source: str, items: Iterable[Any], mapper: RecordMapper) -> list[CanonicalRecord | Rejected]:
-    """Map every item of a page; the ones that do not fit are returned as ``Rejected``, in place."""
-    return [map_record(source, item, mapper) for item in items]
-
-
-def map_record(source: str, item: Any, mapper: RecordMapper) -> CanonicalRecord | Rejected:
-    """One item as a record, or as a ``Rejected`` carrying the item as JSON text."""
-    if not isinstance(item, Mapping):
-        return Rejected(None, "record is not a JSON object", _json_text(item))
-    try:
-        return mapper(source, item)
-    except ValidationError as error:
-        return Rejected(_external_id(item), rejection_reason(error), _json_text(item))
-
-
-def rejection_reason(error: ValidationError) -> str:
-    """``field: rule`` for the first few errors; pydantic's messages name the rule, never the input."""
-    parts = [
-        f"{'.'.join(str(part) for part in detail['loc']) or 'record'}: {detail['msg']}"
-        for detail in error.errors(include_url=False, include_input=False, include_context=False)[:_MAX_REASONS]
-    ]
-    more = error.error_count() - _MAX_REASONS
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
-
-
-def _external_id(item: Mapping[str, Any]) -> str | None:
+def graphql_id(item: Mapping[str, Any]) -> str | None:
+    """Where a Shopify object keeps its global id: ``id`` in GraphQL, ``admin_graphql_api_id`` in webhooks."""
     value = item.get("admin_graphql_api_id", item.get("id"))
     return value if isinstance(value, str) and value.strip() else None
 
@@ -292,7 +264,3 @@ def _external_id(item: Mapping[str, Any]) -> str | None:
 def _joined(parts: Iterable[str | None], separator: str) -> str | None:
     present = [part.strip() for part in parts if part and part.strip()]
     return separator.join(present) if present else None
-
-
-def _json_text(item: Any) -> str:
-    return json.dumps(item, ensure_ascii=False, default=str)

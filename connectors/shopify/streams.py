@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from connectors.shopify.config import ShopifyConfig
-from connectors.shopify.mapping import RecordMapper, customer_to_profile, order_mapper
+from connectors.shopify.mapping import customer_to_profile, order_mapper
 from connectors.shopify.queries import CUSTOMERS_PAGE, ORDERS_PAGE
 from core.records import Profile, Purchase
 from core.sync.contract import StreamSpec
+from core.sync.mapping import RecordMapper
 
 
 @dataclass(frozen=True)

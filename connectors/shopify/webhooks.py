@@ -19,10 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from connectors.shopify.mapping import map_record, rest_customer_to_profile
+from connectors.shopify.mapping import graphql_id, rest_customer_to_profile
 from core.errors import WebhookRejected
 from core.records import CanonicalRecord
 from core.sync.contract import Rejected
+from core.sync.mapping import map_record
 
 SIGNATURE_HEADER = "x-shopify-hmac-sha256"
 WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
@@ -94,7 +95,7 @@ def parse_delivery(
     topic = {name.lower(): value for name, value in headers.items()}.get(TOPIC_HEADER, "").strip()
     payload = _payload(body)
     if topic in CUSTOMER_TOPICS:
-        return [map_record(source, payload, rest_customer_to_profile)]
+        return [map_record(source, payload, rest_customer_to_profile, external_id=graphql_id)]
     if topic in ORDER_TOPICS | REFUND_TOPICS:
         order_id = _order_gid(payload, refund=topic in REFUND_TOPICS)
         if order_id is None:

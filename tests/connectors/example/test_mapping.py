@@ -7,10 +7,11 @@ from datetime import date
 
 import pytest
 
-from connectors.example.mapping import customer_to_profile, map_record, map_records, order_to_purchase
+from connectors.example.mapping import customer_to_profile, order_to_purchase
 from connectors.example.sandbox.data import generate_dataset
 from core.records import Profile, Purchase
 from core.sync.contract import Rejected
+from core.sync.mapping import map_record, map_records
 
 DATA = generate_dataset(customers=57, orders=83, seed=2026)
 
