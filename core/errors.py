@@ -18,7 +18,11 @@ Every message is one line that is safe to show and to log: it never contains per
     │   ├── CircuitOpenError   the breaker is open: calls short-circuited
     │   ├── DeadlineExceededError  a run was cut at its deadline
     │   └── StreamBusyError    the same stream is already running elsewhere
-    └── WebhookRejected        forged, stale or malformed webhook delivery
+    ├── WebhookRejected        forged, stale or malformed webhook delivery
+    ├── AuthenticationError    sign-in or token refused (the reason is never told apart)
+    │   └── LoginThrottledError  too many failed sign-ins: wait ``retry_after`` seconds
+    ├── PermissionDeniedError  the role or the token's scopes do not allow this
+    └── RateLimitedError       too many member openings in the last hour
 """
 
 from __future__ import annotations
@@ -121,3 +125,31 @@ class WebhookRejected(MemberHubError):
 
 class StreamBusyError(SyncError):
     """Another worker is running the same stream right now; this run was not started."""
+
+
+class AuthenticationError(MemberHubError):
+    """A sign-in, session or token was refused; the message never says which part was wrong."""
+
+    exit_code = 5
+
+
+class LoginThrottledError(AuthenticationError):
+    """Too many failed sign-ins for this user name or client; ``retry_after`` seconds until the next try."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermissionDeniedError(MemberHubError):
+    """The signed-in user's role, or the API token's scopes, do not allow this action."""
+
+    exit_code = 5
+
+
+class RateLimitedError(MemberHubError):
+    """An operator opened more members in the last hour than the console allows; ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -31,6 +31,7 @@ ALLOWED_KEYS: tuple[str, ...] = (
     "duration_ms", "status", "status_code", "method", "path_template", "error_class",  # runs and requests
     "kek_version", "index_version", "revision",  # key and schema versions
     "plugin", "domain_event", "merge_id",  # plugins and domain events (events carry ids, never PII)
+    "actor", "role", "limit",  # console users (operators, not members) and their limits
 )  # fmt: skip
 """Keys whose values are logged: numbers, booleans and None as they are, anything else as scanned text.
 

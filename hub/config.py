@@ -34,6 +34,16 @@ class _EngineSettings(BaseModel):
 _ENGINE_KEYS = frozenset(_EngineSettings.model_fields)
 
 
+class ConsoleSettings(BaseModel):
+    """The ``[console]`` table: the operator console's limits and where logged inquiries go."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    openings_per_hour: int = Field(default=300, ge=1, le=100_000)  # member openings per operator per hour
+    inquiry_destinations: tuple[str, ...] = ()  # helpdesk connector instances that receive logged inquiries
+    secure_cookies: bool = True  # False only behind plain HTTP on a non-loopback address (never in production)
+
+
 @dataclass(frozen=True)
 class HubConfig:
     """The parsed ``hub.toml``."""
@@ -42,6 +52,7 @@ class HubConfig:
     connectors: dict[str, InstanceConfig] = field(default_factory=dict)
     source_priority: tuple[str, ...] = ("console",)
     identity: IdentityPolicy = field(default_factory=IdentityPolicy)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
 
 def load_hub_config(path: Path | None) -> HubConfig:
@@ -62,7 +73,17 @@ def load_hub_config(path: Path | None) -> HubConfig:
     if not isinstance(tables, dict):
         raise ConfigError(f"{path}: connectors: must be a table of connector instances")
     connectors = {name: _instance(path, name, table) for name, table in tables.items()}
-    return HubConfig(path, connectors, tuple(priority), _identity(path, data.get("identity", {})))
+    identity = _identity(path, data.get("identity", {}))
+    return HubConfig(path, connectors, tuple(priority), identity, _console(path, data.get("console", {})))
+
+
+def _console(path: Path, table: Any) -> ConsoleSettings:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: console: must be a table")
+    try:
+        return ConsoleSettings.model_validate(table)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: console.{_first_problem(error)}") from None
 
 
 def _identity(path: Path, table: Any) -> IdentityPolicy:

@@ -569,6 +569,7 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_actor_action_occurred_at", "actor", "action", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -593,6 +594,58 @@ class ConsoleUser(Base):
     locale: Mapped[str] = mapped_column(String(8), default="ja", server_default="ja")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A signed-in console session; only a SHA-256 digest of its cookie value is stored.
+
+    Ending a session (logout, password change, user disabled) sets ``ended_at``: the cookie stops working at
+    once, whatever its own expiry says.
+    """
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_user_id_ended_at", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token for an integration: a role, the scopes it may use, stored as a SHA-256 digest."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[Any] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginAttempt(Base):
+    """A failed console sign-in, for throttling by user name and by client address (both as digests)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_digest_attempted_at", "username_digest", "attempted_at"),
+        Index("ix_login_attempts_client_digest_attempted_at", "client_digest", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    client_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    attempted_at: Mapped[datetime]
 
 
 class SystemKey(Base):

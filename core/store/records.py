@@ -397,3 +397,20 @@ def _dialect_insert(conn: Connection, table: Table) -> Any:
 def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+def inquiry_header(conn: Connection, inquiry_id: int) -> Row[Any] | None:
+    """One inquiry header with its owner's wrapped data key (to open its subject), or ``None``."""
+    keys = (
+        MEMBERS.c.status.label("member_status"),
+        MEMBERS.c.wrapped_dek,
+        MEMBERS.c.kek_version,
+        MEMBERS.c.dek_version,
+    )
+    query = select(INQUIRIES, *keys).join(MEMBERS, MEMBERS.c.id == INQUIRIES.c.member_id)
+    return conn.execute(query.where(INQUIRIES.c.id == inquiry_id)).first()
+
+
+def inquiry_message_count(conn: Connection, inquiry_id: int) -> int:
+    """How many messages an inquiry's thread holds."""
+    return int(conn.execute(select(func.count()).where(MESSAGES.c.inquiry_id == inquiry_id)).scalar_one())

@@ -16,6 +16,8 @@ NOT_MEMBER_DATA = {
     ("purchase_lines", "product_name"),  # catalogue name of a product
     ("system_keys", "name"),  # name of a system data key
     ("console_users", "username"),  # an operator's login, needed in the clear to sign in
+    ("api_tokens", "name"),  # the label an admin gave an integration's token
+    ("login_attempts", "username_digest"),  # SHA-256 of a typed user name, for throttling
 }
 JST = timezone(timedelta(hours=9))
 

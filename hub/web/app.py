@@ -1,0 +1,38 @@
+"""The web application: REST API under ``/api/v1``, webhook endpoints, health checks and the operator console."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from hub.runtime import Hub
+from hub.web.api import health, members, webhooks
+from hub.web.console import auth_pages, member_pages
+from hub.web.errors import install_error_handlers
+from hub.web.security import SecurityHeaders
+from hub.web.state import WebState
+
+API_ROUTERS = (members.router, webhooks.router, health.router)
+CONSOLE_ROUTERS = (auth_pages.router, member_pages.router)
+
+
+def create_app(hub: Hub, *, secure_cookies: bool | None = None) -> FastAPI:
+    """The ASGI app over an open hub (the caller closes the hub)."""
+    app = FastAPI(
+        title="MemberHub API",
+        version="1",
+        description="Members, timelines, inquiries, loyalty, identity and sync health of a MemberHub.",
+        docs_url=None,  # Swagger UI loads scripts from a CDN, which the console's CSP forbids
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    secure = hub.config.console.secure_cookies if secure_cookies is None else secure_cookies
+    app.state.web = WebState(hub, secure_cookies=secure)
+    install_error_handlers(app)
+    for router in (*API_ROUTERS, *CONSOLE_ROUTERS):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.add_middleware(SecurityHeaders)
+    return app
