@@ -8,14 +8,20 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from hub.runtime import Hub
-from hub.web.api import health, members, webhooks
-from hub.web.console import auth_pages, member_pages
+from hub.web.api import admin, health, members, operations, supervision, webhooks
+from hub.web.console import admin_pages, auth_pages, member_pages, supervisor_pages, sync_pages
 from hub.web.errors import install_error_handlers
 from hub.web.security import SecurityHeaders
 from hub.web.state import WebState
 
-API_ROUTERS = (members.router, webhooks.router, health.router)
-CONSOLE_ROUTERS = (auth_pages.router, member_pages.router)
+API_ROUTERS = (members.router, supervision.router, operations.router, admin.router, webhooks.router, health.router)
+CONSOLE_ROUTERS = (
+    auth_pages.router,
+    member_pages.router,
+    supervisor_pages.router,
+    sync_pages.router,
+    admin_pages.router,
+)
 
 
 def create_app(hub: Hub, *, secure_cookies: bool | None = None) -> FastAPI:

@@ -1,4 +1,4 @@
-"""The console's two languages: message catalogs in ``locales/<lang>.toml``, chosen per user.
+"""The console's two languages: message catalogs in ``locales/<lang>/*.toml`` (one file per area), chosen per user.
 
 A missing key is a bug the catalog test catches; at run time it shows the key itself rather than failing.
 """
@@ -17,8 +17,10 @@ _DIR = Path(__file__).parent / "locales"
 @cache
 def catalog(locale: str) -> dict[str, str]:
     """Every message of one language, by key."""
-    data = tomllib.loads((_DIR / f"{locale}.toml").read_text(encoding="utf-8"))
-    return _flatten(data)
+    messages: dict[str, str] = {}
+    for path in sorted((_DIR / locale).glob("*.toml")):
+        messages.update(_flatten(tomllib.loads(path.read_text(encoding="utf-8"))))
+    return messages
 
 
 def translate(locale: str, key: str, **values: object) -> str:

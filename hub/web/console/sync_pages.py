@@ -1,0 +1,5 @@
+"""Being written this session."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
