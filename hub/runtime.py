@@ -143,8 +143,7 @@ def check_key_location(key_file: Path) -> None:
     for folder in (key_dir, *key_dir.parents):
         if (folder / ".git").exists():
             raise KeyFileError(
-                f"Key file {key_file} lies inside the source checkout {folder}; "
-                "set HUB_KEY_FILE to a path outside it"
+                f"Key file {key_file} lies inside the source checkout {folder}; set HUB_KEY_FILE to a path outside it"
             )
 
 
@@ -158,7 +157,12 @@ def init_hub(settings: HubSettings) -> tuple[Hub, bool]:
         created = True
     engine = create_hub_engine(settings.database_url)
     upgrade_database(engine)
-    return _assemble(settings, engine, provider), created
+    hub = _assemble(settings, engine, provider)
+    # The system keys exist from the start: created on first use inside an open SQLite write transaction,
+    # their own transaction would wait for that one forever.
+    for sealer in (hub.dead_letters, hub.outbox):
+        assert sealer.table
+    return hub, created
 
 
 def open_hub(settings: HubSettings) -> Hub:
