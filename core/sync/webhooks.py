@@ -89,6 +89,8 @@ class WebhookIntake:
     def _receiver(self, instance: str) -> WebhookReceiver:
         with self._lock:
             if instance not in self._receivers:
+                if instance not in self.registry.instances or not self.registry.instances[instance].enabled:
+                    raise WebhookRejected("no webhook receiver at this address", status=404)
                 connector = self.registry.build(instance)
                 if not isinstance(connector, WebhookReceiver):
                     connector.close()
