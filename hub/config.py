@@ -32,6 +32,7 @@ class _EngineSettings(BaseModel):
 
 
 _ENGINE_KEYS = frozenset(_EngineSettings.model_fields)
+DEFAULT_NIGHTLY_JOBS = "30 3 * * *"  # 03:30 in Asia/Tokyo: after the day's stores closed, before they open
 
 
 class ConsoleSettings(BaseModel):
@@ -53,6 +54,7 @@ class HubConfig:
     source_priority: tuple[str, ...] = ("console",)
     identity: IdentityPolicy = field(default_factory=IdentityPolicy)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    nightly_jobs: str | None = DEFAULT_NIGHTLY_JOBS
 
 
 def load_hub_config(path: Path | None) -> HubConfig:
@@ -73,8 +75,12 @@ def load_hub_config(path: Path | None) -> HubConfig:
     if not isinstance(tables, dict):
         raise ConfigError(f"{path}: connectors: must be a table of connector instances")
     connectors = {name: _instance(path, name, table) for name, table in tables.items()}
+    nightly = hub.get("nightly_jobs", DEFAULT_NIGHTLY_JOBS)
+    if not isinstance(nightly, str):
+        raise ConfigError(f"{path}: hub.nightly_jobs: a crontab in Asia/Tokyo such as '30 3 * * *', or 'off'")
     identity = _identity(path, data.get("identity", {}))
-    return HubConfig(path, connectors, tuple(priority), identity, _console(path, data.get("console", {})))
+    console = _console(path, data.get("console", {}))
+    return HubConfig(path, connectors, tuple(priority), identity, console, None if nightly == "off" else nightly)
 
 
 def _console(path: Path, table: Any) -> ConsoleSettings:

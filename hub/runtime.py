@@ -18,6 +18,7 @@ from core.events import DomainEvent
 from core.identity.claims import SourceRanking
 from core.identity.service import MemberMerges
 from core.loyalty import LoyaltyEngine, load_rules, rules_file
+from core.loyalty.nightly import JobRun, run_nightly
 from core.members.directory import MemberDirectory
 from core.members.erasure import ErasureLedger
 from core.members.keys import load_verified_ring
@@ -26,11 +27,14 @@ from core.store.database import create_hub_engine, require_current_schema, upgra
 from core.sync.contract import OutboundWriter
 from core.sync.engine import SyncEngine
 from core.sync.ingest import StoreSink
+from core.sync.locks import stream_lock
 from core.sync.outbox import OutboxDispatcher
 from core.sync.payloads import PayloadSealer
 from core.sync.registry import ConnectorRegistry
 from hub.config import HubConfig, load_hub_config
 from hub.settings import HubSettings
+
+NIGHTLY_JOBS_LOCK = "loyalty/nightly-jobs"
 
 
 @dataclass
@@ -57,6 +61,12 @@ class Hub:
     def plugins(self) -> pluggy.PluginManager:
         """The installed plugins (entry points) and the hub's extra ones."""
         return build_plugin_manager(extra_plugins=self.extra_plugins)
+
+    def run_loyalty_jobs(self) -> list[JobRun]:
+        """The nightly loyalty jobs as of now, one run at a time across processes (``StreamBusyError`` if busy)."""
+        loyalty = self.loyalty
+        with stream_lock(self.engine, NIGHTLY_JOBS_LOCK):
+            return run_nightly(self.engine, loyalty, self.members.sealer, loyalty.clock(), self.publish)
 
     def publish(self, events: Iterable[DomainEvent]) -> None:
         """Tell the plugins' domain-event observers about committed changes."""

@@ -27,20 +27,18 @@ _EVERY = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def parse_schedule(text: str, *, origin: str, instance: str) -> BaseTrigger:
-    """``every 5m`` / ``every 1h`` or a five-field crontab (``*/10 * * * *``), in Asia/Tokyo."""
+def parse_schedule(text: str, *, origin: str, key: str) -> BaseTrigger:
+    """``every 5m`` / ``every 1h`` or a five-field crontab (``*/10 * * * *``), in Asia/Tokyo; errors name ``key``."""
     match = _EVERY.match(text.strip())
     if match:
         amount, unit = int(match.group(1)), _UNITS[match.group(2)]
         if amount <= 0:
-            raise ConfigError(f"{origin}: connectors.{instance}.schedule: the interval must be positive")
+            raise ConfigError(f"{origin}: {key}: the interval must be positive")
         return IntervalTrigger(**{unit: amount})
     try:
         return CronTrigger.from_crontab(text, timezone="Asia/Tokyo")
     except ValueError:
-        raise ConfigError(
-            f"{origin}: connectors.{instance}.schedule: write 'every 5m' or a crontab like '*/10 * * * *'"
-        ) from None
+        raise ConfigError(f"{origin}: {key}: write 'every 5m' or a crontab like '*/10 * * * *'") from None
 
 
 def build_scheduler(
@@ -49,15 +47,23 @@ def build_scheduler(
     *,
     dispatch_outbox: Callable[[], object] | None = None,
     outbox_every_s: int = 30,
+    nightly_jobs: tuple[Callable[[], object], BaseTrigger] | None = None,
 ) -> BackgroundScheduler:
-    """A scheduler with one job per scheduled, enabled instance (all its streams) and the outbox dispatch."""
+    """A scheduler: one job per scheduled, enabled instance (all its streams), the outbox, the nightly jobs.
+
+    ``nightly_jobs`` is the loyalty jobs' ``(run, trigger)``.
+    """
     scheduler = BackgroundScheduler(timezone="Asia/Tokyo", job_defaults={"coalesce": True, "max_instances": 1})
     if dispatch_outbox is not None:
         scheduler.add_job(dispatch_outbox, IntervalTrigger(seconds=outbox_every_s), id="outbox", name="outbox")
+    if nightly_jobs is not None:
+        run, trigger = nightly_jobs
+        grace = int(timedelta(hours=2).total_seconds())  # a hub restarted at 04:00 still runs the 03:30 jobs
+        scheduler.add_job(run, trigger, id="loyalty", name="loyalty nightly jobs", misfire_grace_time=grace)
     for name, instance in sorted(registry.instances.items()):
         if not instance.enabled or not instance.schedule:
             continue
-        trigger = parse_schedule(instance.schedule, origin=instance.origin, instance=name)
+        trigger = parse_schedule(instance.schedule, origin=instance.origin, key=f"connectors.{name}.schedule")
         streams = [spec.name for spec in registry.types[instance.type].streams]
         jobs = [(name, stream) for stream in streams]
         scheduler.add_job(

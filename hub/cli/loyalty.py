@@ -14,7 +14,6 @@ import typer
 from rich.table import Table
 
 from core.loyalty import LoyaltyEngine, PointsMovement, load_rules
-from core.loyalty.nightly import run_nightly
 from core.loyalty.periods import JST
 from core.loyalty.rule_change import RuleChangeReport, preview_rules
 from core.store.database import read_only
@@ -116,9 +115,8 @@ def coupons(member: Member) -> None:
 def run_jobs() -> None:
     """Run the nightly loyalty jobs now: expiry, rank period end, birthday benefits, RFM scores, segments."""
     with opened_hub() as hub:
-        loyalty = hub.loyalty
-        _warn_unknown_destinations(hub, loyalty)
-        runs = run_nightly(hub.engine, loyalty, hub.members.sealer, loyalty.clock(), hub.publish)
+        _warn_unknown_destinations(hub, hub.loyalty)
+        runs = hub.run_loyalty_jobs()
     for run in runs:
         console.print(f"{run.name}: {run.summary} ({run.seconds:.1f} s)")
 
@@ -231,8 +229,6 @@ def _warn_unknown_destinations(hub: Hub, loyalty: LoyaltyEngine) -> None:
         console.print(f"[yellow]warning:[/] segment destination {destination!r} is not a connector of hub.toml")
 
 
-
-
 def _coupon_name(loyalty: LoyaltyEngine, template_code: str | None, kind: str) -> str:
     """The template's names, or the coupon's kind if the rules no longer have its template."""
     template = loyalty.rules.coupon_template(template_code) if template_code else None
@@ -254,5 +250,3 @@ def _move_points(
 
 def _new_source_event(kind: str) -> str:
     return f"{cli_actor().name}:{kind}:{uuid.uuid4().hex}"
-
-

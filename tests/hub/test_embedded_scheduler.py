@@ -49,14 +49,14 @@ StartHubRun = Callable[..., subprocess.Popen[str]]
 
 @pytest.mark.parametrize(("text", "interval"), [("every 5m", timedelta(minutes=5)), ("every 2s", timedelta(seconds=2))])
 def test_an_every_schedule_becomes_an_interval(text, interval):
-    trigger = parse_schedule(text, origin="hub.toml", instance="tokyo")
+    trigger = parse_schedule(text, origin="hub.toml", key="connectors.tokyo.schedule")
 
     assert isinstance(trigger, IntervalTrigger)
     assert trigger.interval == interval
 
 
 def test_a_crontab_schedule_fires_on_tokyo_time():
-    trigger = parse_schedule("*/10 * * * *", origin="hub.toml", instance="tokyo")
+    trigger = parse_schedule("*/10 * * * *", origin="hub.toml", key="connectors.tokyo.schedule")
 
     assert isinstance(trigger, CronTrigger)
     now = datetime(2026, 4, 1, 10, 3, tzinfo=JST)
@@ -66,7 +66,7 @@ def test_a_crontab_schedule_fires_on_tokyo_time():
 @pytest.mark.parametrize("text", ["sometimes", "every 0m"])
 def test_a_bad_schedule_is_a_config_error_naming_file_and_key(text):
     with pytest.raises(ConfigError) as caught:
-        parse_schedule(text, origin="/etc/memberhub/hub.toml", instance="tokyo")
+        parse_schedule(text, origin="/etc/memberhub/hub.toml", key="connectors.tokyo.schedule")
 
     assert str(caught.value).startswith("/etc/memberhub/hub.toml: connectors.tokyo.schedule: ")
 
