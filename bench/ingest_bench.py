@@ -89,8 +89,6 @@ def _spawn(url: str, records: int, *, rss_only: bool) -> dict[str, Any]:
     return result
 
 
-
-
 # ── one size, in its own process ─────────────────────────────────────────────────────────────────────
 
 

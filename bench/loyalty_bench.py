@@ -284,7 +284,5 @@ def _rate(seconds: float, count: int) -> str:
     return f"{count / seconds:,.0f} purchases/s ({seconds:.1f} s)"
 
 
-
-
 if __name__ == "__main__":
     raise SystemExit(main())

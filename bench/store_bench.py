@@ -127,8 +127,6 @@ def _proc_status_mib(field: str) -> float:
     raise RuntimeError(f"/proc/self/status has no {field} (the benchmark measures memory on Linux only)")
 
 
-
-
 # ── report ───────────────────────────────────────────────────────────────────────────────────────────
 
 

@@ -19,8 +19,7 @@ _HIRAGANA_LAST = 0x3096  # ゖ
 _HIRAGANA_ITERATION_MARKS = (0x309D, 0x309E)  # ゝ ゞ → ヽ ヾ
 _KATAKANA_OFFSET = 0x60  # the Unicode kana blocks are aligned: ア = あ + 0x60
 _HIRAGANA_TO_KATAKANA = {
-    code: code + _KATAKANA_OFFSET
-    for code in (*range(_HIRAGANA_FIRST, _HIRAGANA_LAST + 1), *_HIRAGANA_ITERATION_MARKS)
+    code: code + _KATAKANA_OFFSET for code in (*range(_HIRAGANA_FIRST, _HIRAGANA_LAST + 1), *_HIRAGANA_ITERATION_MARKS)
 }
 
 # Old and variant forms of kanji common in Japanese names (異体字), folded to the everyday form so that 髙橋 and

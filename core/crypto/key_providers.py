@@ -66,9 +66,7 @@ class KeyFileProvider:
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
-            raise KeyFileError(
-                f"Key file not found: {self.path} — run `hub init` or set HUB_KEY_FILE"
-            ) from None
+            raise KeyFileError(f"Key file not found: {self.path} — run `hub init` or set HUB_KEY_FILE") from None
         except OSError as error:
             raise KeyFileError(f"Key file {self.path} cannot be read: {error.strerror}") from None
         try:
@@ -100,8 +98,7 @@ class KeyFileProvider:
         data_dir = self.data_dir.resolve()
         if self.path.resolve().is_relative_to(data_dir):
             raise KeyFileError(
-                f"Key file {self.path} lies inside the data directory {data_dir}; "
-                "keep keys apart from the database"
+                f"Key file {self.path} lies inside the data directory {data_dir}; keep keys apart from the database"
             )
 
     def _refuse_unsafe(self, mode: int) -> None:
@@ -110,8 +107,7 @@ class KeyFileProvider:
         if mode & _SHARED_BITS:
             permissions = stat.S_IMODE(mode)
             raise KeyFileError(
-                f"Key file {self.path} is readable by other users (mode {permissions:04o}); "
-                f"run: chmod 600 {self.path}"
+                f"Key file {self.path} is readable by other users (mode {permissions:04o}); run: chmod 600 {self.path}"
             )
 
     def _make_parent(self) -> None:

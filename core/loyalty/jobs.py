@@ -61,4 +61,3 @@ def end_rank_period(conn: Connection, rules: LoyaltyRules, now: datetime) -> tup
     events = moves.write(conn)
     ranks_repo.record_evaluated(conn, boundary)
     return len(events), list(events)
-

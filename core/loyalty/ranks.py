@@ -100,9 +100,7 @@ class RankMoves:
     def write(self, conn: Connection) -> list[RankChanged]:
         """Store every change (root's ``rank_code`` and a ``rank_history`` row) and return the events."""
         changed = {
-            root: code
-            for root, code in self.ranks.items()
-            if root in self.reasons and code != self.stored.get(root)
+            root: code for root, code in self.ranks.items() if root in self.reasons and code != self.stored.get(root)
         }
         events = [
             RankChanged(self.now, root, self.stored.get(root), code, self.reasons[root][:255])

@@ -245,4 +245,3 @@ def raise_ranks(conn: Connection, rules: LoyaltyRules, now: datetime, roots: lis
     for root in roots:
         moves.raise_to(root, level.get(root, 0), "recompute")
     return list(moves.write(conn))
-

@@ -169,9 +169,7 @@ class Campaign(_Section):
             raise ValueError("ends_at must be after starts_at")
         return self
 
-    def applies(
-        self, purchased_at: datetime, channel: str, rank_code: str, segments: frozenset[str] | None
-    ) -> bool:
+    def applies(self, purchased_at: datetime, channel: str, rank_code: str, segments: frozenset[str] | None) -> bool:
         """Whether a purchase made then, there, by a member of that rank and those segments earns the bonus.
 
         ``segments=None`` leaves segment targeting unjudged (a recompute cannot know past segment membership).

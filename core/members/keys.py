@@ -54,9 +54,7 @@ def verify_key_ring(engine: Engine, ring: KeyRing) -> None:
     for key, value in expected.items():
         if stored[key] != value:
             kind, version = key.split(":")[1:]
-            raise WrongKeyError(
-                f"the key ring does not belong to this database ({kind} key version {version} differs)"
-            )
+            raise WrongKeyError(f"the key ring does not belong to this database ({kind} key version {version} differs)")
     missing = sorted(set(in_use) - set(ring.keks))
     if missing:
         raise WrongKeyError(
@@ -149,9 +147,7 @@ def retire_kek(engine: Engine, provider: KeyProvider, version: int) -> KeyRing:
     ring = provider.load()
     in_use = key_status(engine, ring).data_keys_per_kek.get(version, 0)
     if in_use:
-        raise KeyInUseError(
-            f"KEK version {version} still wraps {in_use} data key(s); finish `hub keys rotate` first"
-        )
+        raise KeyInUseError(f"KEK version {version} still wraps {in_use} data key(s); finish `hub keys rotate` first")
     ring = ring.without_kek(version)
     provider.save(ring)
     return ring

@@ -64,9 +64,7 @@ class MemberProfile:
         """The plaintext of each encrypted column, keyed by field name."""
         address = None
         if self.postal_code or self.address:
-            address = json.dumps(
-                {"postal_code": self.postal_code, "address": self.address}, ensure_ascii=False
-            )
+            address = json.dumps({"postal_code": self.postal_code, "address": self.address}, ensure_ascii=False)
         return {
             "member_number": member_number,
             "name": self.name,

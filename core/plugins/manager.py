@@ -26,9 +26,7 @@ def _allowed(name: str) -> bool:
     return allow is None or name in {item.strip() for item in allow.split(",")}
 
 
-def build_plugin_manager(
-    *, load_entry_points: bool = True, extra_plugins: Sequence[str] = ()
-) -> pluggy.PluginManager:
+def build_plugin_manager(*, load_entry_points: bool = True, extra_plugins: Sequence[str] = ()) -> pluggy.PluginManager:
     """A new plugin manager with the hook specs, the built-in plugins, entry points and ``extra_plugins``.
 
     ``extra_plugins`` are module names registered like built-ins (tests and embedding applications use it).

@@ -58,9 +58,7 @@ def create_hub_engine(url: str) -> Engine:
         return _sqlite_engine(parsed)
     if parsed.get_backend_name() == "postgresql":
         return _postgresql_engine(parsed)
-    raise ConfigError(
-        f"unsupported database URL scheme {parsed.drivername!r}; use sqlite:/// or postgresql://"
-    )
+    raise ConfigError(f"unsupported database URL scheme {parsed.drivername!r}; use sqlite:/// or postgresql://")
 
 
 def read_only(bindable: _Bindable) -> _Bindable:

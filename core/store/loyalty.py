@@ -254,9 +254,7 @@ def lapsed_lots(conn: Connection, now: datetime) -> list[Row[Any]]:
 def release_pending(conn: Connection, now: datetime) -> int:
     """Mark lots whose pending window has passed as ``available``; returns how many."""
     e = LEDGER.c
-    result = conn.execute(
-        update(LEDGER).where(e.status == "pending", e.available_at <= now).values(status="available")
-    )
+    result = conn.execute(update(LEDGER).where(e.status == "pending", e.available_at <= now).values(status="available"))
     return int(result.rowcount)
 
 

@@ -110,9 +110,7 @@ def fetch_members(conn: Connection, member_ids: Iterable[UUID]) -> list[Row[Any]
     return rows
 
 
-def member_ids_by_digest(
-    conn: Connection, index_name: str, digests: Sequence[tuple[int, bytes]]
-) -> list[UUID]:
+def member_ids_by_digest(conn: Connection, index_name: str, digests: Sequence[tuple[int, bytes]]) -> list[UUID]:
     """Members with a blind-index entry equal to any (version, digest); candidates only if truncated."""
     found: dict[UUID, None] = {}
     for version, chunk in _digests_by_version(digests):
@@ -230,9 +228,7 @@ def members_after(conn: Connection, after: UUID | None, limit: int) -> list[Row[
     return list(conn.execute(query))
 
 
-def replace_index_rows(
-    conn: Connection, member_id: UUID, version: int, rows: Sequence[dict[str, object]]
-) -> None:
+def replace_index_rows(conn: Connection, member_id: UUID, version: int, rows: Sequence[dict[str, object]]) -> None:
     """Replace one member's blind-index rows of one index root version."""
     conn.execute(delete(SEARCH).where(SEARCH.c.member_id == member_id, SEARCH.c.key_version == version))
     if rows:
@@ -253,17 +249,11 @@ def read_meta(conn: Connection, prefix: str) -> dict[str, str]:
 def add_meta_if_absent(conn: Connection, key: str, value: str) -> None:
     """Insert one hub metadata entry unless the key exists (safe when processes race to write it)."""
     dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(
-        dialect_insert(META).values(key=key, value=value).on_conflict_do_nothing(index_elements=["key"])
-    )
+    conn.execute(dialect_insert(META).values(key=key, value=value).on_conflict_do_nothing(index_elements=["key"]))
 
 
 def members_missing_index_version(conn: Connection, version: int) -> int:
     """Active members without any blind-index row under an index root version."""
     indexed = select(SEARCH.c.member_id).where(SEARCH.c.key_version == version)
-    query = (
-        select(func.count())
-        .select_from(MEMBERS)
-        .where(MEMBERS.c.status == "active", MEMBERS.c.id.not_in(indexed))
-    )
+    query = select(func.count()).select_from(MEMBERS).where(MEMBERS.c.status == "active", MEMBERS.c.id.not_in(indexed))
     return int(conn.scalar(query) or 0)

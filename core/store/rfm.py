@@ -77,9 +77,7 @@ def replace_scores(
     return int(members), int(buyers)
 
 
-def _figures(
-    conn: Connection, tree: CTE, today: date, since: datetime, void_statuses: Collection[str]
-) -> Select[Any]:
+def _figures(conn: Connection, tree: CTE, today: date, since: datetime, void_statuses: Collection[str]) -> Select[Any]:
     """Per cluster root that ever bought: days since the last purchase, counts and net yen in the window."""
     p, a = PURCHASES.c, ADJUSTMENTS.c
     adjusted = (

@@ -266,8 +266,15 @@ def _purchases(page: _Part) -> Select[Any]:
 def _adjustments(page: _Part) -> Select[Any]:
     a, p = ADJUSTMENTS.c, PURCHASES.c
     query = page.rows(
-        a.occurred_at, a.id, p.member_id, source=a.source, channel=p.channel, amount=a.amount, code=p.store_code,
-        reference=p.external_id, purchase_id=p.id,
+        a.occurred_at,
+        a.id,
+        p.member_id,
+        source=a.source,
+        channel=p.channel,
+        amount=a.amount,
+        code=p.store_code,
+        reference=p.external_id,
+        purchase_id=p.id,
     ).select_from(ADJUSTMENTS.join(PURCHASES, PURCHASES.c.id == a.purchase_id))
     query = query.where(a.kind == page.kind, *page.in_channels(p.channel))
     return page.where(query, p.member_id, a.occurred_at, a.id)

@@ -177,9 +177,7 @@ def conformance_suite(
             assert result.ok, result.message
             assert result.message
 
-        def test_check_reports_rejected_credentials(
-            self, connector: Connector, faults: FaultInjector
-        ) -> None:
+        def test_check_reports_rejected_credentials(self, connector: Connector, faults: FaultInjector) -> None:
             """``check()`` returns ``ok=False`` (it does not raise) with a message naming the cause."""
             faults.reject_credentials()
             result = connector.check()
@@ -208,9 +206,7 @@ def conformance_suite(
                 assert batches[-1].cursor is not None, "an incremental stream must end on a cursor"
 
         @each_stream
-        def test_resuming_from_any_batch_cursor_returns_the_remainder(
-            self, connector: Connector, stream: str
-        ) -> None:
+        def test_resuming_from_any_batch_cursor_returns_the_remainder(self, connector: Connector, stream: str) -> None:
             """From the cursor after any batch comes all the rest; only records on its boundary may repeat."""
             batches = read_all(connector, stream)
             if len(batches) < 2:
@@ -321,9 +317,7 @@ def conformance_suite(
             with pytest.raises(WebhookRejected):
                 receiver.verify_webhook(delivery.headers, delivery.body)
 
-        def test_webhook_with_a_tampered_body_is_rejected(
-            self, sandbox: SandboxT, receiver: WebhookReceiver
-        ) -> None:
+        def test_webhook_with_a_tampered_body_is_rejected(self, sandbox: SandboxT, receiver: WebhookReceiver) -> None:
             """The signature covers the raw body: one extra byte breaks it."""
             delivery = _delivery(sandbox, first_stream)
             with pytest.raises(WebhookRejected):

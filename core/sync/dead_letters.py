@@ -37,9 +37,7 @@ class Quarantined:
     @classmethod
     def from_record(cls, record: CanonicalRecord, reason: str, error_class: str) -> Quarantined:
         """A canonical record the hub refused (an invalid phone, say); kept in canonical form for replay."""
-        envelope = json.dumps(
-            {"format": "canonical", "record": record.model_dump(mode="json")}, ensure_ascii=False
-        )
+        envelope = json.dumps({"format": "canonical", "record": record.model_dump(mode="json")}, ensure_ascii=False)
         return cls(record.external_id, reason, error_class, envelope)
 
 

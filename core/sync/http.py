@@ -103,9 +103,7 @@ class ConnectorHttpClient:
         self.stats = ClientStats()
         self._sleep = sleep
 
-    def request(
-        self, method: str, path: str, *, template: str | None = None, **kwargs: Any
-    ) -> httpx.Response:
+    def request(self, method: str, path: str, *, template: str | None = None, **kwargs: Any) -> httpx.Response:
         """Send a request, retrying transient failures; return the accepted response.
 
         ``template`` (``/customers/{id}.json``) names the endpoint in errors instead of the concrete path;

@@ -40,9 +40,7 @@ class ConnectorRegistry:
             self._type_of(instance)
 
     @classmethod
-    def from_plugins(
-        cls, manager: pluggy.PluginManager, instances: Mapping[str, InstanceConfig]
-    ) -> ConnectorRegistry:
+    def from_plugins(cls, manager: pluggy.PluginManager, instances: Mapping[str, InstanceConfig]) -> ConnectorRegistry:
         """Collect the connector types every plugin registers; a name registered twice is an error."""
         types: dict[str, ConnectorType] = {}
         for answer in manager.hook.memberhub_connector_types():
@@ -103,9 +101,7 @@ class ConnectorRegistry:
 
 def _secret(instance: InstanceConfig, key: str, variable: str | None) -> str:
     if not variable:
-        raise ConfigError(
-            f"{instance.origin}: connectors.{instance.name}.{key}: name the environment variable"
-        )
+        raise ConfigError(f"{instance.origin}: connectors.{instance.name}.{key}: name the environment variable")
     value = os.environ.get(variable)
     if not value:
         raise ConfigError(

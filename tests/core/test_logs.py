@@ -175,9 +175,7 @@ def test_tenacity_retry_logs_with_traceback_leak_nothing(json_mode: bool) -> Non
 
 def test_httpx_warning_keeps_the_path_but_not_the_query_string(json_mode: bool) -> None:
     stream = capture(json_mode)
-    url = (
-        f"https://shop.example/admin/customers/search.json?query=email:{CANARY_EMAIL}&tel={CANARY_PHONES[2]}"
-    )
+    url = f"https://shop.example/admin/customers/search.json?query=email:{CANARY_EMAIL}&tel={CANARY_PHONES[2]}"
     logging.getLogger("httpx").warning("HTTP Request: %s %s", "GET", url)
     output = stream.getvalue()
     assert_no_canary(output)
@@ -210,9 +208,7 @@ def test_sqlalchemy_echo_at_debug_leaks_nothing(json_mode: bool, capsys: pytest.
     engine.dispose()
     output = stream.getvalue()
     assert_no_canary(output, "1990-04-01", "Taro Yamada")
-    assert (
-        "INSERT INTO member" in output and "IntegrityError" in output and "[parameters: [redacted]]" in output
-    )
+    assert "INSERT INTO member" in output and "IntegrityError" in output and "[parameters: [redacted]]" in output
     assert capsys.readouterr().out == ""  # SQLAlchemy's own echo handler was never installed
 
 
@@ -232,9 +228,7 @@ def test_real_httpx_request_over_mock_transport_leaks_nothing(json_mode: bool) -
             log.exception("shop.lookup_failed", status_code=404)
     output = stream.getvalue()
     assert_no_canary(output)
-    assert (
-        "HTTP Request: GET https://shop.example/members?[redacted]" in output and "HTTPStatusError" in output
-    )
+    assert "HTTP Request: GET https://shop.example/members?[redacted]" in output and "HTTPStatusError" in output
 
 
 @pytest.fixture
@@ -242,9 +236,7 @@ def loopback_server() -> Iterator[str]:
     """A real uvicorn server on a free loopback port whose responses carry PII in headers and body."""
     uvicorn = pytest.importorskip("uvicorn")
 
-    async def app(
-        scope: object, receive: object, send: Callable[[dict[str, object]], Awaitable[None]]
-    ) -> None:
+    async def app(scope: object, receive: object, send: Callable[[dict[str, object]], Awaitable[None]]) -> None:
         headers = [(b"x-member-email", CANARY_EMAIL.encode()), (b"x-member-phone", CANARY_PHONES[2].encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": json.dumps({"name": CANARY_NAME}).encode()})
@@ -277,9 +269,7 @@ def test_uvicorn_httpx_and_httpcore_over_loopback_leak_nothing(json_mode: bool, 
 
 def test_log_injection_stays_on_one_line(json_mode: bool) -> None:
     stream = capture(json_mode)
-    log.info(
-        'login\n{"level":"critical","event":"forged"}', connector="shop\r\nify", status="a\u2028b\x85c\x1b[2J"
-    )
+    log.info('login\n{"level":"critical","event":"forged"}', connector="shop\r\nify", status="a\u2028b\x85c\x1b[2J")
     logging.getLogger("uvicorn.error").warning("bad header %s", 'x\r\n{"level":"critical"}')
     log.info("second")
     lines = stream.getvalue().splitlines()
@@ -344,9 +334,7 @@ def test_structured_exception_keeps_its_shape_but_loses_frame_locals() -> None:
          "frames": [{**frame, "locals": {"who": CANARY_NAME}}]},
     ]  # fmt: skip
     event = redact_event(None, "error", {"event": "failed", "exception": exception})
-    assert event["exception"] == [
-        {"exc_type": "LookupError", "exc_value": "no member [email]", "frames": [frame]}
-    ]
+    assert event["exception"] == [{"exc_type": "LookupError", "exc_value": "no member [email]", "frames": [frame]}]
 
 
 def test_configuring_again_replaces_the_previous_setup() -> None:

@@ -55,9 +55,7 @@ def test_add_search_show_and_erase_a_member(hub_cli):
 
 def test_rotate_then_retire_the_old_kek_and_members_still_read(hub_cli):
     hub_cli("init")
-    number = _added_number(
-        hub_cli("members", "add", "--name", "佐藤 一郎", "--phone", "080-1111-2222").stdout
-    )
+    number = _added_number(hub_cli("members", "add", "--name", "佐藤 一郎", "--phone", "080-1111-2222").stdout)
     assert "KEK version 2 is primary; 1 row(s) moved" in hub_cli("keys", "rotate").stdout
     hub_cli("keys", "retire", "1")
     assert "佐藤 一郎" in hub_cli("members", "show", number).stdout
@@ -113,9 +111,7 @@ def test_key_file_inside_the_data_directory_is_refused(hub_cli):
 def test_another_hubs_key_file_is_refused_as_the_wrong_key(hub_cli, tmp_path):
     hub_cli("init")
     hub_cli("members", "add", "--name", "田中 二郎")
-    other = dict(
-        hub_cli.env, HUB_HOME=str(tmp_path / "other"), HUB_KEY_FILE=str(tmp_path / "other-keys" / "k.json")
-    )
+    other = dict(hub_cli.env, HUB_HOME=str(tmp_path / "other"), HUB_KEY_FILE=str(tmp_path / "other-keys" / "k.json"))
     hub_cli.env, saved = other, hub_cli.env
     hub_cli("init")
     hub_cli.env = dict(saved, HUB_KEY_FILE=other["HUB_KEY_FILE"])

@@ -47,7 +47,4 @@ def hits(haystack: bytes, profiles: list[MemberProfile]) -> list[str]:
         for form in plaintext_forms(profile):
             automaton.add_word(form.decode("latin-1"), (index, len(form)))
     automaton.make_automaton()
-    return [
-        f"member #{index}: {length}-byte form"
-        for _, (index, length) in automaton.iter(haystack.decode("latin-1"))
-    ]
+    return [f"member #{index}: {length}-byte form" for _, (index, length) in automaton.iter(haystack.decode("latin-1"))]

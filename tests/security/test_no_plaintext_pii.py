@@ -42,9 +42,7 @@ def seeded_hub(db_url, tmp_path):
         directory.add(profile)  # the single-row path too
     directory.add_many(profiles[520:])
     for profile in profiles[:20]:
-        assert (
-            directory.find(profile.phone) and directory.find(profile.email) and directory.find(profile.name)
-        )
+        assert directory.find(profile.phone) and directory.find(profile.email) and directory.find(profile.name)
     logging.getLogger("memberhub.test").exception("forced failure", exc_info=RuntimeError("boom"))
     yield engine, profiles, log
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
@@ -63,9 +61,7 @@ def test_database_files_and_logs_hold_no_plaintext(seeded_hub, db_url):
         assert b"COPY public.members" in stored
     assert hits(stored, profiles) == []
     logged = log.getvalue().encode()
-    assert b"INSERT INTO members" in logged, (
-        "the SQL log must have been captured for the scan to mean anything"
-    )
+    assert b"INSERT INTO members" in logged, "the SQL log must have been captured for the scan to mean anything"
     assert hits(logged, profiles) == []
 
 

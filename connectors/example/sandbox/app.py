@@ -48,9 +48,7 @@ def create_app(state: SandboxState) -> Starlette:
     )
 
 
-def error_response(
-    status: int, code: str, detail: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
+def error_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """The API's error body."""
     return JSONResponse({"errors": [{"code": code, "detail": detail}]}, status_code=status, headers=headers)
 
@@ -131,9 +129,7 @@ class _ExampleApi:
 
     async def _gateway_fault(self, fault: Fault) -> Response:
         if fault.kind == "throttle":
-            return error_response(
-                429, "rate_limited", "too many requests", {"Retry-After": str(fault.retry_after)}
-            )
+            return error_response(429, "rate_limited", "too many requests", {"Retry-After": str(fault.retry_after)})
         if fault.kind == "hang":
             await self._hang(fault.seconds)
         phrase = HTTPStatus(fault.status).phrase

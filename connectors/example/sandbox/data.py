@@ -105,9 +105,7 @@ def _customer(fake: Faker, rng: random.Random, index: int, created: datetime) ->
         "address2": f"{fake.building_name()}{rng.randrange(1, 13)}{rng.randrange(1, 11):02d}号室"
         if has_building
         else None,
-        "birthday": fake.date_of_birth(minimum_age=18, maximum_age=85).isoformat()
-        if rng.random() < 0.7
-        else None,
+        "birthday": fake.date_of_birth(minimum_age=18, maximum_age=85).isoformat() if rng.random() < 0.7 else None,
         "tags": [],
         "created_at": _iso(created),
         "updated_at": _iso(updated),

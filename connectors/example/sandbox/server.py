@@ -41,9 +41,7 @@ class SandboxServer:
         """A signed delivery for one record (see ``SandboxState.webhook_delivery``)."""
         return self.state.webhook_delivery(stream, record_id, secret=secret, age_s=age_s)
 
-    def post_webhook(
-        self, target_url: str, delivery: SignedDelivery, *, timeout_s: float = 5.0
-    ) -> httpx.Response:
+    def post_webhook(self, target_url: str, delivery: SignedDelivery, *, timeout_s: float = 5.0) -> httpx.Response:
         """POST a delivery to a receiver, as the real system does."""
         return httpx.post(target_url, content=delivery.body, headers=delivery.headers, timeout=timeout_s)
 

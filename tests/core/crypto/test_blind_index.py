@@ -16,9 +16,7 @@ from core.errors import ConfigError, DecryptionError
 from core.normalize import normalize_email, normalize_kana, normalize_phone
 
 
-def _digests(
-    indexer: BlindIndexer, index: str, spellings: list[str], normalize: Callable[[str], str]
-) -> set[bytes]:
+def _digests(indexer: BlindIndexer, index: str, spellings: list[str], normalize: Callable[[str], str]) -> set[bytes]:
     return {indexer.digest(index, normalize(spelling)) for spelling in spellings}
 
 

@@ -35,9 +35,7 @@ def test_stored_form_is_format_byte_version_nonce_ciphertext_and_tag() -> None:
     ],
     ids=["another-owner", "another-column", "another-table"],
 )
-def test_ciphertext_moved_to_another_owner_column_or_table_fails(
-    cipher: FieldCipher, moved: dict[str, str]
-) -> None:
+def test_ciphertext_moved_to_another_owner_column_or_table_fails(cipher: FieldCipher, moved: dict[str, str]) -> None:
     blob = cipher.encrypt("090-1234-5678", **PLACE)
 
     with pytest.raises(DecryptionError) as raised:

@@ -72,8 +72,7 @@ def test_load_refuses_a_key_file_inside_the_data_directory(tmp_path: Path, ring:
     with pytest.raises(KeyFileError) as raised:
         KeyFileProvider(path, data_dir=data_dir).load()
     assert str(raised.value) == (
-        f"Key file {path} lies inside the data directory {data_dir.resolve()}; "
-        "keep keys apart from the database"
+        f"Key file {path} lies inside the data directory {data_dir.resolve()}; keep keys apart from the database"
     )
 
 

@@ -66,9 +66,7 @@ def test_primary_keys_cannot_be_retired(ring: KeyRing) -> None:
 
 def test_check_values_are_hmacs_of_fixed_labels(ring: KeyRing) -> None:
     assert ring.kek_check(1) == hmac.new(ring.kek(1), b"memberhub|kek-check", hashlib.sha256).digest()
-    assert (
-        ring.index_check(1) == hmac.new(ring.index_root(1), b"memberhub|index-check", hashlib.sha256).digest()
-    )
+    assert ring.index_check(1) == hmac.new(ring.index_root(1), b"memberhub|index-check", hashlib.sha256).digest()
 
 
 def test_check_values_tell_keys_apart(ring: KeyRing) -> None:
@@ -149,9 +147,7 @@ def _garble(ring: KeyRing, change: str) -> bytes:
         ("index roots missing", '"index_roots" must be a non-empty object'),
     ],
 )
-def test_malformed_ring_names_origin_and_problem_without_key_material(
-    ring: KeyRing, change: str, reason: str
-) -> None:
+def test_malformed_ring_names_origin_and_problem_without_key_material(ring: KeyRing, change: str, reason: str) -> None:
     with pytest.raises(KeyFileError) as raised:
         KeyRing.from_json(_garble(ring, change), origin="/etc/memberhub/keys.json")
 

@@ -67,7 +67,8 @@ def test_the_benefit_is_given_once_a_year(kit):
     assert (again.read, again.given) == (0, 0)  # not even decrypted again this year
     assert next_year.given == 1
     assert [event for event, _ in bonuses(kit, "c1")] == [
-        f"birthday:2026:{kit.member('c1')}", f"birthday:2027:{kit.member('c1')}"
+        f"birthday:2026:{kit.member('c1')}",
+        f"birthday:2027:{kit.member('c1')}",
     ]
 
 

@@ -20,7 +20,9 @@ def test_points_lapse_at_jst_midnight_after_the_last_day(loyalty_kit):
     assert before.entries == 0
     assert after.entries == 1
     assert [(e.kind, e.points, e.source_event) for e in loyalty_kit.ledger("c1")][-1] == (
-        "expire", -50, f"expire:{loyalty_kit.ledger('c1')[0].id}"
+        "expire",
+        -50,
+        f"expire:{loyalty_kit.ledger('c1')[0].id}",
     )
 
 

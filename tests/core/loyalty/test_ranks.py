@@ -85,7 +85,9 @@ def test_a_period_end_is_evaluated_only_once(loyalty_kit, clock):
 
     assert (first.rank_changes, second.rank_changes) == (1, 0)
     assert [(c.from_rank, c.to_rank) for c in loyalty_kit.rank_history("c1")] == [
-        (None, "silver"), ("silver", "regular"), ("regular", "silver")
+        (None, "silver"),
+        ("silver", "regular"),
+        ("regular", "silver"),
     ]
 
 

@@ -62,7 +62,9 @@ def test_the_shipped_example_has_three_ranks_regular_silver_gold():
     rules = load_rules(SHIPPED_RULES)
 
     assert [(r.code, r.multiplier) for r in rules.ranks.levels] == [
-        ("regular", Decimal("1.0")), ("silver", Decimal("1.5")), ("gold", Decimal("2.0"))
+        ("regular", Decimal("1.0")),
+        ("silver", Decimal("1.5")),
+        ("gold", Decimal("2.0")),
     ]
     assert rules.campaigns[0].starts_at == datetime(2026, 12, 1, tzinfo=JST)
 

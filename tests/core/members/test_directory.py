@@ -119,14 +119,11 @@ def test_another_hubs_key_ring_is_refused_clearly(kit, directory):
 def test_truncated_blind_index_still_returns_only_true_matches(kit):
     directory = kit.directory(index_bits={"email": 8, "phone": 8, "name": 8, "kana": 8})
     profiles = [
-        MemberProfile(name=f"会員{i}", email=f"member{i}@example.jp", phone=f"090-5555-{i:04d}")
-        for i in range(300)
+        MemberProfile(name=f"会員{i}", email=f"member{i}@example.jp", phone=f"090-5555-{i:04d}") for i in range(300)
     ]
     ids = directory.add_many(profiles)
     with kit.engine.connect() as conn:
-        digests = list(
-            conn.scalars(select(MemberSearchIndex.digest).where(MemberSearchIndex.index_name == "email"))
-        )
+        digests = list(conn.scalars(select(MemberSearchIndex.digest).where(MemberSearchIndex.index_name == "email")))
     assert len(set(digests)) < len(digests), "8-bit digests must collide among 300 members"
     for i in (0, 150, 299):
         assert [m.id for m in directory.find(f"member{i}@example.jp")] == [ids[i]]

@@ -85,9 +85,7 @@ def _backup(engine, db_url: str, tmp_path: Path) -> Path:
     if engine.dialect.name == "sqlite":
         shutil.copy(make_url(db_url).database, backup)
     else:
-        subprocess.run(
-            ["pg_dump", "--format=custom", "--file", str(backup), _libpq(db_url)], check=True, timeout=60
-        )
+        subprocess.run(["pg_dump", "--format=custom", "--file", str(backup), _libpq(db_url)], check=True, timeout=60)
     return backup
 
 

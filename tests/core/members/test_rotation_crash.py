@@ -47,9 +47,7 @@ def test_rotation_killed_mid_way_resumes_to_completion(kit, db_url):
     key_file = str(kit.provider.path)
 
     for kill_after in (2, 3):  # killed twice mid-way, after 40 then 60 more rows
-        result = subprocess.run(
-            [sys.executable, "-c", _ROTATOR, db_url, key_file, str(kill_after)], timeout=120
-        )
+        result = subprocess.run([sys.executable, "-c", _ROTATOR, db_url, key_file, str(kill_after)], timeout=120)
         assert result.returncode == -signal.SIGKILL
         status = key_status(kit.engine, kit.provider.load())
         assert status.primary_kek_version == 2 and status.rotation_pending

@@ -44,9 +44,7 @@ def test_upgrade_of_a_current_database_changes_nothing(engine: Engine) -> None:
 
 def test_migrated_schema_matches_models(engine: Engine) -> None:
     with engine.connect() as conn:
-        context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": True}
-        )
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
         assert compare_metadata(context, Base.metadata) == []
 
 

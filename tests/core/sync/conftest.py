@@ -49,8 +49,12 @@ def example_instance(
 ) -> InstanceConfig:
     """An instance of the example connector pointed at a sandbox."""
     settings = {
-        "base_url": url, "token_env": TOKEN_ENV, "webhook_secret_env": SECRET_ENV, "page_size": page_size,
-        "timeout_s": 2.0, "max_attempts": max_attempts,
+        "base_url": url,
+        "token_env": TOKEN_ENV,
+        "webhook_secret_env": SECRET_ENV,
+        "page_size": page_size,
+        "timeout_s": 2.0,
+        "max_attempts": max_attempts,
     }
     return InstanceConfig(name=name, type="example", settings=settings, **engine_settings)  # type: ignore[arg-type]
 

@@ -88,9 +88,7 @@ def upgrade() -> None:
             "index_name", "key_version", "digest", "member_id", name=op.f("pk_member_search_index")
         ),
     )
-    op.create_index(
-        op.f("ix_member_search_index_member_id"), "member_search_index", ["member_id"], unique=False
-    )
+    op.create_index(op.f("ix_member_search_index_member_id"), "member_search_index", ["member_id"], unique=False)
 
     op.create_table(
         "source_links",
@@ -100,9 +98,7 @@ def upgrade() -> None:
         sa.Column("member_id", sa.Uuid(), nullable=False),
         sa.Column("source_updated_at", UTC_TIMESTAMP, nullable=True),
         sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["member_id"], ["members.id"], name=op.f("fk_source_links_member_id_members")
-        ),
+        sa.ForeignKeyConstraint(["member_id"], ["members.id"], name=op.f("fk_source_links_member_id_members")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_source_links")),
         sa.UniqueConstraint("source", "external_id", name=op.f("uq_source_links_source_external_id")),
     )
@@ -133,9 +129,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_purchases")),
         sa.UniqueConstraint("source", "external_id", name=op.f("uq_purchases_source_external_id")),
     )
-    op.create_index(
-        "ix_purchases_member_id_purchased_at", "purchases", ["member_id", "purchased_at"], unique=False
-    )
+    op.create_index("ix_purchases_member_id_purchased_at", "purchases", ["member_id", "purchased_at"], unique=False)
 
     op.create_table(
         "purchase_lines",
@@ -174,9 +168,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_purchase_adjustments")),
         sa.UniqueConstraint("source", "external_id", name=op.f("uq_purchase_adjustments_source_external_id")),
     )
-    op.create_index(
-        op.f("ix_purchase_adjustments_purchase_id"), "purchase_adjustments", ["purchase_id"], unique=False
-    )
+    op.create_index(op.f("ix_purchase_adjustments_purchase_id"), "purchase_adjustments", ["purchase_id"], unique=False)
 
     op.create_table(
         "inquiries",
@@ -192,9 +184,7 @@ def upgrade() -> None:
         sa.Column("closed_at", UTC_TIMESTAMP, nullable=True),
         sa.Column("source_updated_at", UTC_TIMESTAMP, nullable=False),
         sa.CheckConstraint("channel IN ('phone', 'email', 'chat', 'web')", name=op.f("ck_inquiries_channel")),
-        sa.CheckConstraint(
-            "status IN ('open', 'pending', 'solved', 'closed')", name=op.f("ck_inquiries_status")
-        ),
+        sa.CheckConstraint("status IN ('open', 'pending', 'solved', 'closed')", name=op.f("ck_inquiries_status")),
         sa.ForeignKeyConstraint(["member_id"], ["members.id"], name=op.f("fk_inquiries_member_id_members")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inquiries")),
         sa.UniqueConstraint("source", "external_id", name=op.f("uq_inquiries_source_external_id")),
@@ -236,9 +226,7 @@ def upgrade() -> None:
         sa.Column("free_text_ct", sa.LargeBinary(), nullable=True),
         sa.Column("answered_at", UTC_TIMESTAMP, nullable=False),
         sa.Column("source_updated_at", UTC_TIMESTAMP, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["member_id"], ["members.id"], name=op.f("fk_survey_responses_member_id_members")
-        ),
+        sa.ForeignKeyConstraint(["member_id"], ["members.id"], name=op.f("fk_survey_responses_member_id_members")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_responses")),
         sa.UniqueConstraint("source", "external_id", name=op.f("uq_survey_responses_source_external_id")),
     )
@@ -262,15 +250,11 @@ def upgrade() -> None:
             "kind IN ('earn', 'redeem', 'expire', 'adjust', 'reverse')", name=op.f("ck_point_ledger_kind")
         ),
         sa.CheckConstraint("status IN ('pending', 'available')", name=op.f("ck_point_ledger_status")),
-        sa.ForeignKeyConstraint(
-            ["member_id"], ["members.id"], name=op.f("fk_point_ledger_member_id_members")
-        ),
+        sa.ForeignKeyConstraint(["member_id"], ["members.id"], name=op.f("fk_point_ledger_member_id_members")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_point_ledger")),
         sa.UniqueConstraint("source_event", name=op.f("uq_point_ledger_source_event")),
     )
-    op.create_index(
-        "ix_point_ledger_member_id_occurred_at", "point_ledger", ["member_id", "occurred_at"], unique=False
-    )
+    op.create_index("ix_point_ledger_member_id_occurred_at", "point_ledger", ["member_id", "occurred_at"], unique=False)
 
     op.create_table(
         "rank_history",
@@ -281,9 +265,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=255), nullable=False),
         sa.Column("rule_version", sa.String(length=32), nullable=True),
         sa.Column("changed_at", UTC_TIMESTAMP, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["member_id"], ["members.id"], name=op.f("fk_rank_history_member_id_members")
-        ),
+        sa.ForeignKeyConstraint(["member_id"], ["members.id"], name=op.f("fk_rank_history_member_id_members")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rank_history")),
     )
     op.create_index(op.f("ix_rank_history_member_id"), "rank_history", ["member_id"], unique=False)
@@ -333,9 +315,7 @@ def upgrade() -> None:
         sa.Column("error_message", sa.String(length=500), nullable=True),
         sa.Column("cursor_before", sa.Text(), nullable=True),
         sa.Column("cursor_after", sa.Text(), nullable=True),
-        sa.CheckConstraint(
-            "status IN ('running', 'succeeded', 'failed', 'partial')", name=op.f("ck_sync_runs_status")
-        ),
+        sa.CheckConstraint("status IN ('running', 'succeeded', 'failed', 'partial')", name=op.f("ck_sync_runs_status")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_runs")),
     )
     op.create_index(
@@ -357,9 +337,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), server_default="pending", nullable=False),
         sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
         sa.Column("replayed_at", UTC_TIMESTAMP, nullable=True),
-        sa.CheckConstraint(
-            "status IN ('pending', 'replayed', 'discarded')", name=op.f("ck_dead_letters_status")
-        ),
+        sa.CheckConstraint("status IN ('pending', 'replayed', 'discarded')", name=op.f("ck_dead_letters_status")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dead_letters")),
     )
     op.create_index(

@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.Column("next_probe_at", UTC_TIMESTAMP, nullable=True),
         sa.Column("last_error_class", sa.String(length=128), nullable=True),
         sa.Column("updated_at", UTC_TIMESTAMP, nullable=False),
-        sa.CheckConstraint(
-            "state IN ('closed', 'open', 'half_open')", name=op.f("ck_circuit_breakers_state")
-        ),
+        sa.CheckConstraint("state IN ('closed', 'open', 'half_open')", name=op.f("ck_circuit_breakers_state")),
         sa.PrimaryKeyConstraint("connector", name=op.f("pk_circuit_breakers")),
     )
 

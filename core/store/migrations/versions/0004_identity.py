@@ -47,9 +47,7 @@ def upgrade() -> None:
         sa.Column("undo_reason", sa.String(length=500), nullable=True),
         sa.CheckConstraint("kind IN ('manual', 'automatic', 'review')", name=op.f("ck_member_merges_kind")),
         sa.ForeignKeyConstraint(["merged_id"], ["members.id"], name=op.f("fk_member_merges_merged_id_members")),
-        sa.ForeignKeyConstraint(
-            ["survivor_id"], ["members.id"], name=op.f("fk_member_merges_survivor_id_members")
-        ),
+        sa.ForeignKeyConstraint(["survivor_id"], ["members.id"], name=op.f("fk_member_merges_survivor_id_members")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_member_merges")),
     )
     op.create_index(op.f("ix_member_merges_merged_id"), "member_merges", ["merged_id"], unique=False)
@@ -73,9 +71,7 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "status IN ('open', 'accepted', 'rejected', 'obsolete')", name=op.f("ck_review_items_status")
         ),
-        sa.ForeignKeyConstraint(
-            ["candidate_id"], ["members.id"], name=op.f("fk_review_items_candidate_id_members")
-        ),
+        sa.ForeignKeyConstraint(["candidate_id"], ["members.id"], name=op.f("fk_review_items_candidate_id_members")),
         sa.ForeignKeyConstraint(
             ["merge_id"], ["member_merges.id"], name=op.f("fk_review_items_merge_id_member_merges")
         ),

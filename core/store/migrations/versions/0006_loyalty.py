@@ -33,9 +33,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("rank_code", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("campaign_codes", sa.String(length=255), nullable=True))
         batch.add_column(sa.Column("unrecovered_points", sa.Integer(), nullable=True))
-        batch.create_foreign_key(
-            op.f("fk_point_ledger_purchase_id_purchases"), "purchases", ["purchase_id"], ["id"]
-        )
+        batch.create_foreign_key(op.f("fk_point_ledger_purchase_id_purchases"), "purchases", ["purchase_id"], ["id"])
         batch.create_index("ix_point_ledger_expires_at", ["expires_at"], unique=False)
         batch.create_index("ix_point_ledger_status_available_at", ["status", "available_at"], unique=False)
 
@@ -52,9 +50,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("entry_id", "lot_id", name=op.f("pk_point_lot_consumptions")),
     )
-    op.create_index(
-        op.f("ix_point_lot_consumptions_lot_id"), "point_lot_consumptions", ["lot_id"], unique=False
-    )
+    op.create_index(op.f("ix_point_lot_consumptions_lot_id"), "point_lot_consumptions", ["lot_id"], unique=False)
 
 
 def downgrade() -> None:
