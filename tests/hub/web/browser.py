@@ -1,17 +1,9 @@
-"""A real HTTP server for the console and a headless Debian Chromium to drive it, for end-to-end tests."""
+"""A headless Debian Chromium to drive the console in end-to-end tests (``served`` runs the server)."""
 
 from __future__ import annotations
 
 import os
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-
-import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from tests.conftest import _service_missing
 
@@ -24,36 +16,6 @@ CHROMIUM_ARGS = (
     "--disable-sync",
     "--no-first-run",
 )
-STARTUP_TIMEOUT = 10.0  # seconds for uvicorn to start serving or to shut down
-
-
-class _SignallingServer(uvicorn.Server):
-    """A uvicorn server that sets an event once it is serving, so the test waits on it instead of polling."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.serving = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.serving.set()
-
-
-@contextmanager
-def served(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port in a background thread; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", access_log=False)
-    server = _SignallingServer(config)
-    thread = threading.Thread(target=server.run, name="console-under-test", daemon=True)
-    thread.start()
-    try:
-        if not server.serving.wait(STARTUP_TIMEOUT):
-            pytest.fail(f"uvicorn did not start serving within {STARTUP_TIMEOUT:.0f} s")
-        host, port = server.servers[0].sockets[0].getsockname()[:2]
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(STARTUP_TIMEOUT)
 
 
 def require_chromium() -> Path:

@@ -4,30 +4,40 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
+import pytest
 import uvicorn
+from fastapi import FastAPI
+
+STARTUP_TIMEOUT = 10.0  # seconds for uvicorn to start serving or to shut down
+
+
+class _SignallingServer(uvicorn.Server):
+    """A uvicorn server that sets an event once it is serving, so the test waits on it instead of polling."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.serving = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.serving.set()
 
 
 @contextmanager
-def served(app: Any, *, startup_timeout_s: float = 10.0) -> Iterator[str]:
-    """``http://127.0.0.1:<port>`` while uvicorn serves ``app``; stopped afterwards."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
+def served(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a background thread; yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", access_log=False)
+    server = _SignallingServer(config)
+    thread = threading.Thread(target=server.run, name="console-under-test", daemon=True)
     thread.start()
-    deadline = time.monotonic() + startup_timeout_s
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        if not server.serving.wait(STARTUP_TIMEOUT):
+            pytest.fail(f"uvicorn did not start serving within {STARTUP_TIMEOUT:.0f} s")
+        host, port = server.servers[0].sockets[0].getsockname()[:2]
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(STARTUP_TIMEOUT)

@@ -13,8 +13,9 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from core.records import Profile, Purchase, PurchaseLine
 from hub.web.auth import SECURE_COOKIE
-from tests.hub.web.browser import CHROMIUM_ARGS, require_chromium, served
+from tests.hub.web.browser import CHROMIUM_ARGS, require_chromium
 from tests.hub.web.conftest import PASSWORD, WebHub
+from tests.hub.web.served import served
 
 JST = timezone(timedelta(hours=9))
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
