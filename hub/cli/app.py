@@ -14,7 +14,7 @@ import typer
 from core.errors import MemberHubError
 from core.logs import configure_logging
 from core.store.database import database_revision, upgrade_database
-from hub.cli import keys, loyalty, members, merges, review, sync
+from hub.cli import keys, loyalty, members, merges, review, sync, web
 from hub.cli.common import console, err_console, opened_hub
 from hub.runtime import connect_database, init_hub
 from hub.scheduler import build_scheduler, run_until_stopped
@@ -35,6 +35,10 @@ app.add_typer(sync.deadletters_app, name="deadletters")
 app.add_typer(sync.outbox_app, name="outbox")
 app.command("sync")(sync.sync)
 app.command("runs")(sync.runs)
+app.add_typer(web.users_app, name="users")
+app.add_typer(web.tokens_app, name="tokens")
+app.add_typer(web.audit_app, name="audit")
+app.command("serve")(web.serve)
 
 
 @app.command("init")

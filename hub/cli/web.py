@@ -1,0 +1,168 @@
+"""``hub users``, ``hub tokens``, ``hub audit export`` and ``hub serve``: the console's accounts and the web server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from core.access import ApiTokens, ConsoleUsers, Role, Scope
+from core.errors import InvalidInputError
+from core.logs import configure_logging
+from core.members.audit import record_member_access
+from core.members.audit_export import audit_csv, audit_jsonl, audit_rows_since, parse_since
+from hub.cli.common import cli_actor, console, opened_hub
+from hub.runtime import Hub
+
+users_app = typer.Typer(help="Console users.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens of integrations.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log of access to personal data.", no_args_is_help=True)
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from the first line of standard input.")
+]
+
+
+class ExportFormat(StrEnum):
+    """How ``hub audit export`` writes rows."""
+
+    CSV = "csv"
+    JSONL = "jsonl"
+
+
+@users_app.command("add")
+def add_user(
+    username: Annotated[str, typer.Argument(help="Lower-case letters, digits, '.', '_' or '-'.")],
+    role: Annotated[Role, typer.Option(help="operator, supervisor or admin.")],
+    locale: Annotated[str, typer.Option(help="The console's language for this user: ja or en.")] = "ja",
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Add a console user; the password is asked twice without echo (or read from standard input)."""
+    password = _password(password_stdin)
+    with opened_hub() as hub:
+        user = _users(hub).add(username, password, role, locale=locale)
+        _audit(hub, "user_add", username=user.username, role=user.role.value)
+    console.print(f"user {user.username} added ({user.role})")
+
+
+@users_app.command("passwd")
+def change_password(
+    username: Annotated[str, typer.Argument(help="The user.")], password_stdin: PasswordStdin = False
+) -> None:
+    """Set a new password for a user; their sessions end."""
+    password = _password(password_stdin)
+    with opened_hub() as hub:
+        _users(hub).set_password(username, password)
+        _audit(hub, "user_password", username=username)
+    console.print(f"password of {username} changed; their sessions ended")
+
+
+@users_app.command("disable")
+def disable_user(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """Stop a user from signing in; their sessions end at once."""
+    with opened_hub() as hub:
+        _users(hub).disable(username)
+        _audit(hub, "user_disable", username=username)
+    console.print(f"user {username} disabled; their sessions ended")
+
+
+@users_app.command("list")
+def list_users() -> None:
+    """Every console user."""
+    with opened_hub() as hub:
+        users = _users(hub).all()
+    table = Table(title=f"{len(users)} console user(s)")
+    for column in ("user", "role", "language", "created", "disabled"):
+        table.add_column(column)
+    for user in users:
+        disabled = f"{user.disabled_at:%Y-%m-%d %H:%M}" if user.disabled_at else ""
+        table.add_row(user.username, user.role, user.locale, f"{user.created_at:%Y-%m-%d %H:%M}", disabled)
+    console.print(table)
+
+
+@tokens_app.command("add")
+def add_token(
+    name: Annotated[str, typer.Argument(help="What the token is for, e.g. helpdesk-sync.")],
+    role: Annotated[Role, typer.Option(help="operator, supervisor or admin.")],
+    scope: Annotated[list[Scope], typer.Option(help="A scope the token may use (repeat the option).")],
+    expires_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Days until it expires.")] = None,
+) -> None:
+    """Issue an API token and print its value, this once (it is never stored)."""
+    with opened_hub() as hub:
+        tokens = ApiTokens(hub.engine, clock=hub.members.clock)
+        expires_at = hub.members.clock() + timedelta(days=expires_days) if expires_days else None
+        value = tokens.issue(name, role, scope, created_by=cli_actor().name, expires_at=expires_at)
+        _audit(hub, "token_issue", token=name, role=role.value)
+    print(value)  # plain stdout, no markup: the value is meant to be piped into a secret store
+
+
+@tokens_app.command("list")
+def list_tokens() -> None:
+    """Every API token (never their values)."""
+    with opened_hub() as hub:
+        tokens = ApiTokens(hub.engine).all()
+    table = Table(title=f"{len(tokens)} API token(s)")
+    for column in ("token", "role", "scopes", "created by", "expires", "last used", "revoked"):
+        table.add_column(column)
+    for token in tokens:
+        moments = (token.expires_at, token.last_used_at, token.revoked_at)
+        shown = [f"{moment:%Y-%m-%d %H:%M}" if moment else "" for moment in moments]
+        table.add_row(token.name, token.role, " ".join(token.scopes), token.created_by, *shown)
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def revoke_token(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Stop a token from working, at once."""
+    with opened_hub() as hub:
+        ApiTokens(hub.engine, clock=hub.members.clock).revoke(name)
+        _audit(hub, "token_revoke", token=name)
+    console.print(f"token {name} revoked")
+
+
+@audit_app.command("export")
+def export_audit(
+    since: Annotated[str, typer.Option(help="First day (YYYY-MM-DD, Japan time) or an ISO 8601 time.")],
+    output_format: Annotated[ExportFormat, typer.Option("--format", help="csv or jsonl.")] = ExportFormat.CSV,
+) -> None:
+    """Write the audit rows since a day to standard output, oldest first (member ids only, never PII)."""
+    with opened_hub() as hub:
+        rows = audit_rows_since(hub.engine, parse_since(since))
+    sys.stdout.write(audit_csv(rows) if output_format is ExportFormat.CSV else audit_jsonl(rows))
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65_535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the REST API and the operator console (put a TLS-terminating proxy in front of it)."""
+    import uvicorn  # imported here: every other command starts faster without it
+
+    from hub.web import create_app
+
+    level = os.environ.get("HUB_LOG_LEVEL", "INFO")  # the request log is written at INFO
+    configure_logging(json=os.environ.get("HUB_LOG_FORMAT") == "json", level=level)
+    with opened_hub() as hub:
+        # access_log off: our middleware logs each request by route template, without query string or client
+        uvicorn.run(create_app(hub), host=host, port=port, access_log=False, log_config=None)
+
+
+def _users(hub: Hub) -> ConsoleUsers:
+    return ConsoleUsers(hub.engine, clock=hub.members.clock)
+
+
+def _password(from_stdin: bool) -> str:
+    if not from_stdin:
+        return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise InvalidInputError("no password on standard input")
+    return password
+
+
+def _audit(hub: Hub, action: str, **detail: object) -> None:
+    record_member_access(hub.engine, cli_actor(), action, None, detail=detail)
