@@ -10,6 +10,9 @@ from sqlalchemy import Engine
 from core.members.directory import utc_now
 from core.store.audit import append_audit_event
 
+DEAD_LETTER_VIEW = "dead_letter_view"
+"""The audit action of opening a quarantined record's payload, which may hold personal data."""
+
 
 @dataclass(frozen=True)
 class Actor:

@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import Row
 
 from core.errors import ConfigError
-from core.members.audit import record_member_access
+from core.members.audit import DEAD_LETTER_VIEW, record_member_access
 from core.store import sync as repo
 from core.sync.dead_letters import open_payload
 from core.sync.engine import RunReport
@@ -122,7 +122,7 @@ def show_dead_letter(dead_letter_id: Annotated[int, typer.Argument(help="Dead le
         if row is None:
             raise ConfigError(f"no dead letter with id {dead_letter_id}")
         payload = open_payload(hub.dead_letters, row)
-        record_member_access(hub.engine, cli_actor(), "dead_letter_view", None, detail={"dead_letter": row.id})
+        record_member_access(hub.engine, cli_actor(), DEAD_LETTER_VIEW, None, detail={"dead_letter": row.id})
     console.print(f"[bold]{row.connector}/{row.stream}[/] {row.external_id or ''} — {row.error_class}: {row.reason}")
     console.print_json(json.dumps(payload, ensure_ascii=False))
 

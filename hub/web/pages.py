@@ -38,8 +38,8 @@ def locale_of(request: Request) -> str:
     return chosen if chosen in LOCALES else negotiate(request.headers.get("accept-language"))
 
 
-def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """A console page in the user's language."""
+def render(request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
+    """A console page in the user's language (``http_status`` is the response's, not a template variable)."""
     locale = locale_of(request)
     session = getattr(request.state, "session_token", None)
     values = {
@@ -51,7 +51,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         "now": datetime.now(TOKYO),
         **context,
     }
-    return templates.TemplateResponse(request, template, values, status_code=status)
+    return templates.TemplateResponse(request, template, values, status_code=http_status)
 
 
 def render_error(request: Request, status: int, message: str, headers: dict[str, str]) -> HTMLResponse:

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import Row
 
 from core.access import Principal, Role, Scope
-from core.members.audit import record_member_access
+from core.members.audit import DEAD_LETTER_VIEW, record_member_access
 from core.store import sync as repo
 from core.sync.breaker import CircuitBreaker
 from core.sync.dead_letters import open_payload
@@ -148,7 +148,7 @@ def dead_letter(dead_letter_id: int, principal: SyncWriter, state: State, reques
         raise HTTPException(404, f"no dead letter with id {dead_letter_id}")
     payload = open_payload(hub.dead_letters, row)
     record_member_access(
-        hub.engine, principal.actor, "dead_letter", None, detail={"dead_letter_id": dead_letter_id},
+        hub.engine, principal.actor, DEAD_LETTER_VIEW, None, detail={"dead_letter": dead_letter_id},
         request_id=request_id(request),
     )  # fmt: skip
     return DeadLetterDetail.model_validate({**row._mapping, "payload": payload})

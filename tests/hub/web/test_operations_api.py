@@ -142,16 +142,16 @@ def test_dead_letters_are_listed_without_their_payloads(synced: WebHub):
 
 def test_opening_a_dead_letter_shows_its_payload_and_writes_exactly_one_audit_row(synced: WebHub):
     dead_id = _dead_letter_ids(synced, "tokyo")[0]
-    before = len(_audit_rows(synced, "dead_letter"))
+    before = len(_audit_rows(synced, "dead_letter_view"))
     opened = synced.signed_in("supervisor").get(
         f"/api/v1/dead-letters/{dead_id}", headers={"x-request-id": "req-dl-0001"}
     )
     assert opened.status_code == 200, opened.text
     assert opened.json()["payload"]["format"] == "source" and "raw" in opened.json()["payload"]
-    rows = _audit_rows(synced, "dead_letter")
+    rows = _audit_rows(synced, "dead_letter_view")
     assert len(rows) == before + 1
     assert (rows[-1].actor, rows[-1].role, rows[-1].member_id) == ("supervisor", "supervisor", None)
-    assert rows[-1].detail == {"dead_letter_id": dead_id} and rows[-1].request_id == "req-dl-0001"
+    assert rows[-1].detail == {"dead_letter": dead_id} and rows[-1].request_id == "req-dl-0001"
 
 
 def test_replaying_a_fixed_record_stores_it_once(synced: WebHub):
