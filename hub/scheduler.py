@@ -11,16 +11,18 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from core.errors import ConfigError
+from core.errors import ConfigError, StreamBusyError
 from core.logs import get_logger
 from core.sync.engine import SyncEngine
 from core.sync.registry import ConnectorRegistry
+from hub.runtime import Hub
 
 log = get_logger(__name__)
 _EVERY = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$")
@@ -75,6 +77,24 @@ def build_scheduler(
             misfire_grace_time=int(timedelta(minutes=5).total_seconds()),
         )
     return scheduler
+
+
+def hub_scheduler(hub: Hub) -> BackgroundScheduler:
+    """The embedded scheduler of an open hub: its scheduled connectors, the outbox, the nightly loyalty jobs."""
+    nightly = None
+    if hub.config.nightly_jobs:
+        origin = str(hub.config.path or "hub.toml")
+        trigger = parse_schedule(hub.config.nightly_jobs, origin=origin, key="hub.nightly_jobs")
+        nightly = (partial(_loyalty_jobs, hub), trigger)
+    return build_scheduler(hub.sync, hub.registry, dispatch_outbox=hub.dispatcher.dispatch_due, nightly_jobs=nightly)
+
+
+def _loyalty_jobs(hub: Hub) -> None:
+    try:
+        for run in hub.run_loyalty_jobs():
+            log.info("loyalty job done", stream=run.name, duration_ms=round(run.seconds * 1000))
+    except StreamBusyError:
+        log.info("loyalty jobs already running elsewhere; skipped")
 
 
 def run_until_stopped(

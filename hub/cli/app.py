@@ -17,7 +17,7 @@ from core.store.database import database_revision, upgrade_database
 from hub.cli import keys, loyalty, members, merges, review, sync, web
 from hub.cli.common import console, err_console, opened_hub
 from hub.runtime import connect_database, init_hub
-from hub.scheduler import build_scheduler, run_until_stopped
+from hub.scheduler import hub_scheduler, run_until_stopped
 from hub.settings import load_settings
 
 app = typer.Typer(help="MemberHub: the encrypted member hub of your loyalty program.", no_args_is_help=True)
@@ -54,9 +54,9 @@ def init() -> None:
 
 @app.command("run")
 def run() -> None:
-    """Run the embedded scheduler: every scheduled connector and the outbox, until SIGTERM or Ctrl-C."""
+    """Run the embedded scheduler: scheduled connectors, the outbox and the nightly loyalty jobs, until Ctrl-C."""
     with opened_hub() as hub:
-        scheduler = build_scheduler(hub.sync, hub.registry, dispatch_outbox=hub.dispatcher.dispatch_due)
+        scheduler = hub_scheduler(hub)
         names = ", ".join(job.name for job in scheduler.get_jobs()) or "nothing scheduled"
         run_until_stopped(scheduler, hub.sync, on_start=lambda: console.print(f"scheduler running: {names}"))
     console.print("scheduler stopped")

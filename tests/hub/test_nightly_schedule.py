@@ -12,7 +12,7 @@ from core.errors import ConfigError, StreamBusyError
 from core.sync.locks import stream_lock
 from hub.config import load_hub_config
 from hub.runtime import NIGHTLY_JOBS_LOCK, init_hub
-from hub.scheduler import build_scheduler, parse_schedule
+from hub.scheduler import build_scheduler, hub_scheduler, parse_schedule
 from hub.settings import HubSettings
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -42,6 +42,10 @@ def test_the_scheduler_carries_the_nightly_job_on_its_trigger(hub):
     [job] = [job for job in scheduler.get_jobs() if job.id == "loyalty"]
     after = datetime(2026, 12, 1, 4, 0, tzinfo=JST)
     assert job.trigger.get_next_fire_time(None, after) == datetime(2026, 12, 2, 3, 30, tzinfo=JST)
+
+
+def test_the_hub_scheduler_runs_connectors_outbox_and_nightly_jobs(hub):
+    assert {job.id for job in hub_scheduler(hub).get_jobs()} == {"outbox", "loyalty"}
 
 
 def test_the_jobs_run_and_report_each_step(hub):
