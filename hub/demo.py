@@ -1,11 +1,11 @@
-"""Realistic Japanese demo members (Faker ja_JP), the same people every run for a given seed."""
+"""The demo: realistic Japanese members (Faker ja_JP, the same people every run) and its connector config."""
 
 from __future__ import annotations
 
 import os
 import random
-import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from faker import Faker
@@ -53,23 +53,58 @@ def _mobile_number(rng: random.Random) -> str:
         return number
 
 
-DEMO_INSTANCE = "demo-shop"
-_DEMO_TOKEN_ENV = "MEMBERHUB_DEMO_SHOP_TOKEN"  # noqa: S105 - a variable name, not a secret
-_DEMO_SECRET_ENV = "MEMBERHUB_DEMO_SHOP_WEBHOOK_SECRET"  # noqa: S105
+STORE_INSTANCE = "demo-store"  # the example connector: a POS and CRM of the shops
+ONLINE_INSTANCE = "demo-online"  # the Shopify connector: the online store
+_ENV = {
+    "store_token": "MEMBERHUB_DEMO_STORE_TOKEN",
+    "store_hooks": "MEMBERHUB_DEMO_STORE_WEBHOOK_SECRET",
+    "online_token": "MEMBERHUB_DEMO_ONLINE_TOKEN",
+    "online_hooks": "MEMBERHUB_DEMO_ONLINE_WEBHOOK_SECRET",
+}  # variable names, not secrets
 
 
-def demo_shop_config(sandbox_url: str, path: Path) -> Path:
-    """Write a ``hub.toml`` with one example-connector instance pointed at a running sandbox."""
+@dataclass(frozen=True)
+class DemoSandboxes:
+    """Where the demo's emulators listen and the credentials they accept."""
+
+    store_url: str
+    store_token: str
+    store_webhook_secret: str
+    online_url: str
+    online_token: str
+    online_webhook_secret: str
+
+
+def demo_config(sandboxes: DemoSandboxes, path: Path) -> Path:
+    """Write the demo ``hub.toml``: both emulators as connector instances, synced every minute."""
     path.write_text(
-        f'[hub]\nsource_priority = ["console", "{DEMO_INSTANCE}"]\n\n'
-        f'[connectors.{DEMO_INSTANCE}]\ntype = "example"\nbase_url = "{sandbox_url}"\n'
-        f'token_env = "{_DEMO_TOKEN_ENV}"\nwebhook_secret_env = "{_DEMO_SECRET_ENV}"\npage_size = 50\n',
+        f"""# Written by `hub demo` on every start (the emulators' ports change); edit a copy, not this file.
+[hub]
+source_priority = ["console", "{ONLINE_INSTANCE}", "{STORE_INSTANCE}"]
+
+[connectors.{STORE_INSTANCE}]
+type = "example"
+schedule = "every 1m"
+base_url = "{sandboxes.store_url}"
+token_env = "{_ENV["store_token"]}"
+webhook_secret_env = "{_ENV["store_hooks"]}"
+page_size = 50
+
+[connectors.{ONLINE_INSTANCE}]
+type = "shopify"
+schedule = "every 1m"
+shop_url = "{sandboxes.online_url}"
+token_env = "{_ENV["online_token"]}"
+webhook_secret_env = "{_ENV["online_hooks"]}"
+""",
         encoding="utf-8",
     )
     return path
 
 
-def demo_shop_environment(token: str) -> None:
-    """Export the sandbox's credentials under the variable names the demo ``hub.toml`` names."""
-    os.environ[_DEMO_TOKEN_ENV] = token
-    os.environ.setdefault(_DEMO_SECRET_ENV, secrets.token_urlsafe(24))
+def demo_environment(sandboxes: DemoSandboxes) -> None:
+    """Export the emulators' credentials under the variable names the demo ``hub.toml`` names."""
+    os.environ[_ENV["store_token"]] = sandboxes.store_token
+    os.environ[_ENV["store_hooks"]] = sandboxes.store_webhook_secret
+    os.environ[_ENV["online_token"]] = sandboxes.online_token
+    os.environ[_ENV["online_hooks"]] = sandboxes.online_webhook_secret

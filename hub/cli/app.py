@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-from dataclasses import replace
-from pathlib import Path
-from typing import Annotated
 
 import typer
 
 from core.errors import MemberHubError
 from core.logs import configure_logging
 from core.store.database import database_revision, upgrade_database
-from hub.cli import keys, loyalty, members, merges, review, sync, web
+from hub.cli import demo, keys, loyalty, members, merges, review, sync, web
 from hub.cli.common import console, err_console, opened_hub
 from hub.runtime import connect_database, init_hub
 from hub.scheduler import hub_scheduler, run_until_stopped
@@ -35,6 +31,7 @@ app.add_typer(sync.deadletters_app, name="deadletters")
 app.add_typer(sync.outbox_app, name="outbox")
 app.command("sync")(sync.sync)
 app.command("runs")(sync.runs)
+app.command("demo")(demo.demo)
 app.add_typer(web.users_app, name="users")
 app.add_typer(web.tokens_app, name="tokens")
 app.add_typer(web.audit_app, name="audit")
@@ -72,38 +69,6 @@ def db_upgrade() -> None:
     finally:
         engine.dispose()
     console.print(f"schema at {after}" + ("" if before != after else " (already current)"))
-
-
-@app.command("demo")
-def demo(
-    count: Annotated[int, typer.Option("--members", min=1, help="How many demo members to seed.")] = 300,
-) -> None:
-    """Initialise the hub, seed Japanese members once, then sync a sandbox shop through the engine."""
-    # Imported here: reader processes re-import this module, and they need neither the sandbox nor Faker.
-    from connectors.example.sandbox import SandboxServer
-    from hub.demo import DEMO_INSTANCE, demo_profiles, demo_shop_config, demo_shop_environment
-
-    settings = load_settings()
-    with tempfile.TemporaryDirectory() as scratch, SandboxServer(customers=120, orders=400) as shop:
-        demo_shop_environment(shop.token)
-        settings = replace(settings, config_file=demo_shop_config(shop.url, Path(scratch) / "hub.toml"))
-        hub, _ = init_hub(settings)
-        try:
-            existing = hub.members.count()
-            if existing < count:
-                hub.members.add_many(demo_profiles(count)[existing:])
-            jobs = [(DEMO_INSTANCE, "customers"), (DEMO_INSTANCE, "orders")]
-            with console.status("syncing the sandbox shop (connector in its own process)…"):
-                reports = hub.sync.run_many(jobs)
-            shown = hub.members.recent(limit=10)
-            total = hub.members.count()
-        finally:
-            hub.close()
-    console.print(members.member_list_table(shown, title=f"{total} members (10 newest shown, contacts masked)"))
-    console.print(sync.summary_table(reports, title="sandbox shop sync"))
-    console.print(
-        "try: [bold]hub members search 090-…[/], [bold]hub members show <member number>[/], [bold]hub runs[/]"
-    )
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Row
 
@@ -70,13 +70,18 @@ def sync(
 ) -> None:
     """Sync connector streams into the hub and print a summary."""
     with opened_hub() as hub:
-        jobs = _jobs(hub, instance, stream)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
-            task = bar.add_task(f"syncing {len(jobs)} stream(s)", total=len(jobs))
-            reports = hub.sync.run_many(jobs, full_refresh=full_refresh, on_report=lambda _: bar.advance(task))
+        reports = sync_with_progress(hub, _jobs(hub, instance, stream), full_refresh=full_refresh)
     console.print(summary_table(reports, title="sync summary"))
     if any(report.status in ("failed", "partial") for report in reports):
         raise typer.Exit(1)
+
+
+def sync_with_progress(hub: Hub, jobs: list[tuple[str, str]], *, full_refresh: bool = False) -> list[RunReport]:
+    """Run sync jobs (each connector in its own process) under a progress bar."""
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task(f"syncing {len(jobs)} stream(s)", total=len(jobs))
+        return hub.sync.run_many(jobs, full_refresh=full_refresh, on_report=lambda _: bar.advance(task))
 
 
 def runs(

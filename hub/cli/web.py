@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from datetime import timedelta
@@ -140,15 +141,22 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65_535, help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve the REST API and the operator console (put a TLS-terminating proxy in front of it)."""
+    level = os.environ.get("HUB_LOG_LEVEL", "INFO")  # the request log is written at INFO
+    configure_logging(json=os.environ.get("HUB_LOG_FORMAT") == "json", level=level)
+    with opened_hub() as hub:
+        serve_console(hub, host, port)
+
+
+def serve_console(hub: Hub, host: str, port: int) -> None:
+    """Serve the API and console of an open hub with uvicorn until SIGTERM or Ctrl-C (a clean stop either way)."""
     import uvicorn  # imported here: every other command starts faster without it
 
     from hub.web import create_app
 
-    level = os.environ.get("HUB_LOG_LEVEL", "INFO")  # the request log is written at INFO
-    configure_logging(json=os.environ.get("HUB_LOG_FORMAT") == "json", level=level)
-    with opened_hub() as hub:
-        # access_log off: our middleware logs each request by route template, without query string or client
-        uvicorn.run(create_app(hub), host=host, port=port, access_log=False, log_config=None)
+    # access_log off: our middleware logs each request by route template, without query string or client
+    config = uvicorn.Config(create_app(hub), host=host, port=port, access_log=False, log_config=None, lifespan="off")
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        uvicorn.Server(config).run()
 
 
 def _users(hub: Hub) -> ConsoleUsers:
