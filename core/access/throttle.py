@@ -30,11 +30,15 @@ class LoginThrottle:
         since = now - self.window
         name_key, client_key = username_digest(username), client_digest(client)
         by_name, by_client = repo.failed_logins_since(conn, since, username=name_key, client=client_key)
-        if by_name < self.per_user and by_client < self.per_client:
-            return
-        oldest = repo.oldest_failed_login_since(conn, since, username=name_key, client=client_key) or now
-        wait = max(1, int((oldest + self.window - now).total_seconds()) + 1)
-        raise LoginThrottledError("too many failed sign-ins; try again later", retry_after=wait)
+        waits = []
+        if by_name >= self.per_user:
+            times = repo.failed_login_times_since(conn, since, username=name_key)
+            waits.append(self._seconds_until_below(times, self.per_user, now))
+        if by_client >= self.per_client:
+            times = repo.failed_login_times_since(conn, since, client=client_key)
+            waits.append(self._seconds_until_below(times, self.per_client, now))
+        if waits:
+            raise LoginThrottledError("too many failed sign-ins; try again later", retry_after=max(waits))
 
     def failed(self, conn: Connection, username: str, client: str, now: datetime) -> None:
         """Count a failed sign-in."""
@@ -43,6 +47,11 @@ class LoginThrottle:
     def succeeded(self, conn: Connection, username: str, now: datetime) -> None:
         """Forget this name's failures (and everyone's that left the window)."""
         repo.forget_failed_logins(conn, username_digest(username), now - self.window)
+
+    def _seconds_until_below(self, times: list[datetime], limit: int, now: datetime) -> int:
+        """Seconds until fewer than ``limit`` of these failures (oldest first) remain in the window."""
+        freed_by = times[len(times) - limit]  # once this one leaves, limit - 1 remain
+        return max(1, int((freed_by + self.window - now).total_seconds()) + 1)
 
 
 def username_digest(username: str) -> bytes:

@@ -110,13 +110,15 @@ class ConsoleUsers:
             self.throttle.check(conn, username, client, now)
             row = repo.user_by_name(conn, username.strip().casefold())
         valid = verify_password(row.password_hash if row is not None else None, password)
-        with self.engine.begin() as conn:
-            if row is None or not valid or row.disabled_at is not None:
+        if row is None or not valid or row.disabled_at is not None:
+            with self.engine.begin() as conn:  # committed before raising: a rolled-back failure would not count
                 self.throttle.failed(conn, username, client, now)
-                raise AuthenticationError("user name or password is wrong")
+            raise AuthenticationError("user name or password is wrong")
+        rehashed = hash_password(password) if needs_rehash(row.password_hash) else None
+        with self.engine.begin() as conn:
             self.throttle.succeeded(conn, username, now)
-            if needs_rehash(row.password_hash):
-                repo.update_user(conn, row.id, password_hash=hash_password(password))
+            if rehashed is not None:
+                repo.update_user(conn, row.id, password_hash=rehashed)
         return _user(row)
 
     def _change(self, username: str, **values: object) -> None:

@@ -131,14 +131,13 @@ def failed_logins_since(conn: Connection, since: datetime, *, username: bytes, c
     return int(row[0]), int(row[1])
 
 
-def oldest_failed_login_since(conn: Connection, since: datetime, *, username: bytes, client: bytes) -> datetime | None:
-    """When the oldest failed sign-in still inside the window happened, for this user name or client."""
-    query = select(func.min(ATTEMPTS.c.attempted_at)).where(
-        ATTEMPTS.c.attempted_at >= since,
-        (ATTEMPTS.c.username_digest == username) | (ATTEMPTS.c.client_digest == client),
-    )
-    value: datetime | None = conn.execute(query).scalar()
-    return value
+def failed_login_times_since(
+    conn: Connection, since: datetime, *, username: bytes | None = None, client: bytes | None = None
+) -> list[datetime]:
+    """When the failed sign-ins since ``since`` of this user name (or this client) happened, oldest first."""
+    key = ATTEMPTS.c.username_digest == username if username is not None else ATTEMPTS.c.client_digest == client
+    when = ATTEMPTS.c.attempted_at
+    return list(conn.execute(select(when).where(when >= since, key).order_by(when)).scalars())
 
 
 def forget_failed_logins(conn: Connection, username_digest: bytes, before: datetime) -> None:

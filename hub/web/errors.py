@@ -6,12 +6,14 @@ an unexpected error says only "internal error" with the request id to quote to a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from core.errors import (
@@ -25,6 +27,7 @@ from core.errors import (
     RateLimitedError,
     WebhookRejected,
 )
+from hub.web.security import security_headers
 from hub.web.state import request_id
 
 log = structlog.get_logger("hub.web")
@@ -39,14 +42,62 @@ STATUS: tuple[tuple[type[MemberHubError], int, str], ...] = (
     (InvalidInputError, 422, "invalid_input"),
 )
 JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz")
+_SCHEMA_REF = "#/components/schemas/{model}"
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+class Problem(BaseModel):
+    """One invalid part of a request, without the value sent."""
+
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, in one PII-free line, and the request id to quote."""
+
+    code: str
+    message: str
+    request_id: str
+    problems: list[Problem] | None = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer of the API (routes name it in ``responses=`` for their other errors)."""
+
+    error: ErrorDetail
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers on the app."""
+    """Register the handlers on the app, and document their 422 body in its OpenAPI schema."""
     app.add_exception_handler(MemberHubError, _hub_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(OverflowError, _number_out_of_range)
     app.add_exception_handler(Exception, _unexpected_error)
+    _document_error_body(app)
+
+
+def _document_error_body(app: FastAPI) -> None:
+    """Replace FastAPI's own 422 body (``{"detail": [...]}``) in the schema by the ``ErrorBody`` we send."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # FastAPI's cached dict: rewriting it again on every call changes nothing
+        components: dict[str, Any] = schema.setdefault("components", {}).setdefault("schemas", {})
+        definition = ErrorBody.model_json_schema(ref_template=_SCHEMA_REF)
+        components.update(definition.pop("$defs", {}), ErrorBody=definition)
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        body = {"schema": {"$ref": _SCHEMA_REF.format(model="ErrorBody")}}
+        invalid = {"description": "The request is not valid", "content": {"application/json": body}}
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                if isinstance(operation, dict) and "422" in operation.get("responses", {}):
+                    operation["responses"]["422"] = invalid
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def wants_json(request: Request) -> bool:
@@ -86,8 +137,8 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     problems = [_problem(item) for item in error.errors()]
     if wants_json(request):
-        body = {"error": {"code": "invalid_request", "message": "the request is not valid", "problems": problems}}
-        return JSONResponse(body, status_code=422)
+        detail = {"code": "invalid_request", "message": "the request is not valid", "request_id": _request_id(request)}
+        return JSONResponse({"error": detail | {"problems": problems}}, status_code=422)
     text = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
     return error_response(request, 422, "invalid_request", text)
 
@@ -98,15 +149,37 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return error_response(request, error.status_code, "http_error", str(error.detail), **headers)
 
 
+async def _number_out_of_range(request: Request, error: Exception) -> Response:
+    """A number too large for the database (SQLite binds at most 64-bit integers): the caller's mistake, not ours."""
+    log.warning("number_out_of_range", error_class=type(error).__name__, request_id=_request_id(request))
+    return error_response(request, 422, "invalid_input", "a number in the request is out of range")
+
+
 async def _unexpected_error(request: Request, error: Exception) -> Response:
     log.error("request_failed", error_class=type(error).__name__, request_id=_request_id(request), exc_info=error)
-    return error_response(request, 500, "internal_error", f"internal error (request {_request_id(request)})")
+    response = error_response(request, 500, "internal_error", f"internal error (request {_request_id(request)})")
+    # Starlette sends this answer from its outermost middleware, past SecurityHeaders: the headers come from here.
+    response.headers.update(security_headers(request.url.path, _request_id(request)))
+    return response
 
 
 def _problem(item: Any) -> dict[str, str]:
-    """A validation problem without the submitted value (it may be personal data)."""
-    location = [str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path", "header")]
-    return {"field": ".".join(location) or "request", "message": str(item.get("msg", "invalid"))}
+    """A validation problem without the submitted value (it may be personal data).
+
+    A field name the caller made up (an unexpected JSON key) is named only if it looks like an identifier: a key
+    can carry an email address as well as a value can.
+    """
+    parts = [part for part in item.get("loc", ()) if part not in ("body", "query", "path", "header", "cookie")]
+    location = [str(part) if _is_identifier(part) else "(unknown field)" for part in parts]
+    message = str(item.get("msg", "invalid"))
+    submitted = item.get("input")
+    if isinstance(submitted, str) and len(submitted) > 2 and submitted in message:
+        message = "invalid value"
+    return {"field": ".".join(location) or "request", "message": message}
+
+
+def _is_identifier(part: object) -> bool:
+    return isinstance(part, int) or (isinstance(part, str) and _IDENTIFIER.fullmatch(part) is not None)
 
 
 def _request_id(request: Request) -> str:

@@ -55,18 +55,14 @@ class SecurityHeaders:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
-        cache = STATIC_CACHE if scope["path"].startswith("/static/") else NO_STORE
+        added = [(name.encode(), value.encode()) for name, value in security_headers(scope["path"], request_id).items()]
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _REPLACED]
-                headers += [(k.encode(), v.encode()) for k, v in BASE_HEADERS.items()]
-                headers += [(b"cache-control", cache.encode()), (b"x-request-id", request_id.encode())]
-                if cache == NO_STORE:
-                    headers.append((b"pragma", b"no-cache"))
-                message["headers"] = headers
+                message["headers"] = headers + added
             await send(message)
 
         try:
@@ -81,6 +77,13 @@ class SecurityHeaders:
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 request_id=request_id,
             )
+
+
+def security_headers(path: str, request_id: str) -> dict[str, str]:
+    """The headers of every response: no framing, sniffing or caching (static files are cached), the request id."""
+    if path.startswith("/static/"):
+        return BASE_HEADERS | {"cache-control": STATIC_CACHE, "x-request-id": request_id}
+    return BASE_HEADERS | {"cache-control": NO_STORE, "pragma": "no-cache", "x-request-id": request_id}
 
 
 _REPLACED = {name.encode() for name in (*BASE_HEADERS, "cache-control", "pragma", "x-request-id")}

@@ -88,7 +88,9 @@ async def switch_language(
     if principal is not None and principal.user_id is not None:
         state.users.set_locale(principal.user_id, locale)
     response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", 303)
-    response.set_cookie(LANGUAGE_COOKIE, locale, samesite="strict", secure=state.secure_cookies, path="/")
+    response.set_cookie(
+        LANGUAGE_COOKIE, locale, httponly=True, samesite="strict", secure=state.secure_cookies, path="/"
+    )
     return response
 
 
