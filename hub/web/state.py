@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Path, Request
 
 from core.access import ApiTokens, ConsoleUsers, OpeningLimit, Sessions
 from core.members.inquiries import InquiryLog
@@ -13,6 +14,9 @@ from core.members.summary import MemberSummaries
 from core.members.timeline import MemberTimeline
 from core.sync.webhooks import WebhookIntake
 from hub.runtime import Hub
+
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+"""A database row id in a path: positive and within a 64-bit integer, so it can always be bound."""
 
 
 @dataclass

@@ -16,7 +16,7 @@ from core.members.masking import mask_email, mask_phone
 from core.members.profile import Member
 from core.members.timeline import CHANNELS, KINDS, MAX_PAGE_SIZE
 from hub.web.auth import require
-from hub.web.state import WebState, request_id, web_state
+from hub.web.state import RowId, WebState, request_id, web_state
 
 router = APIRouter(prefix="/api/v1", tags=["members"])
 Reader = Annotated[Principal, Depends(require(Role.OPERATOR, Scope.MEMBERS_READ))]
@@ -130,7 +130,7 @@ def log_inquiry(member_id: UUID, body: InquiryRequest, principal: InquiryWriter,
 
 
 @router.patch("/inquiries/{inquiry_id}", response_model=InquiryLogged)
-def update_inquiry(inquiry_id: int, body: InquiryUpdate, principal: InquiryWriter, state: State) -> InquiryLogged:
+def update_inquiry(inquiry_id: RowId, body: InquiryUpdate, principal: InquiryWriter, state: State) -> InquiryLogged:
     """Change the status of an inquiry logged in the console, adding a note to its thread."""
     logged = state.inquiries.update(inquiry_id, status=body.status, note=body.note, author=principal.actor.name)
     return InquiryLogged(**dataclasses.asdict(logged) | {"inquiry_id": logged.id})

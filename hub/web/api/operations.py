@@ -19,7 +19,7 @@ from core.sync.registry import InstanceConfig
 from core.sync.replay import DeadLetterNotFoundError, ReplayOutcome, replay_dead_letter
 from hub.runtime import Hub
 from hub.web.auth import require
-from hub.web.state import WebState, request_id, web_state
+from hub.web.state import RowId, WebState, request_id, web_state
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 SyncReader = Annotated[Principal, Depends(require(Role.SUPERVISOR, Scope.SYNC_READ))]
@@ -139,7 +139,7 @@ def dead_letters(
 
 
 @router.get("/dead-letters/{dead_letter_id}", response_model=DeadLetterDetail)
-def dead_letter(dead_letter_id: int, principal: SyncWriter, state: State, request: Request) -> DeadLetterDetail:
+def dead_letter(dead_letter_id: RowId, principal: SyncWriter, state: State, request: Request) -> DeadLetterDetail:
     """One quarantined record with its decrypted payload; the opening is written to the audit log."""
     hub = state.hub
     with hub.engine.connect() as conn:
@@ -155,7 +155,7 @@ def dead_letter(dead_letter_id: int, principal: SyncWriter, state: State, reques
 
 
 @router.post("/dead-letters/{dead_letter_id}/replay", response_model=ReplayResult)
-def replay(dead_letter_id: int, principal: SyncWriter, state: State) -> ReplayResult:
+def replay(dead_letter_id: RowId, principal: SyncWriter, state: State) -> ReplayResult:
     """Map or validate a quarantined record again and store it if it now passes (idempotent)."""
     outcome = replay_pending(state.hub, dead_letter_id)
     return ReplayResult(dead_letter_id=outcome.dead_letter_id, stored=outcome.stored, reason=outcome.reason)

@@ -11,7 +11,7 @@ from core.access import Principal, Role, Scope
 from hub.web.api.operations import DeadLetterStatus, list_dead_letters, recent_runs, replay_pending, sync_health
 from hub.web.auth import require
 from hub.web.pages import render
-from hub.web.state import WebState, web_state
+from hub.web.state import RowId, WebState, web_state
 
 router = APIRouter(include_in_schema=False)
 SyncReader = Annotated[Principal, Depends(require(Role.SUPERVISOR, Scope.SYNC_READ))]
@@ -48,7 +48,7 @@ def dead_letters_page(
 
 
 @router.post("/sync/dead-letters/{dead_letter_id}/replay")
-def replay(dead_letter_id: int, principal: SyncWriter, state: State) -> Response:
+def replay(dead_letter_id: RowId, principal: SyncWriter, state: State) -> Response:
     """Replay one dead letter, then back to the list with the outcome."""
     outcome = replay_pending(state.hub, dead_letter_id)
     result = "stored" if outcome.stored else "refused"

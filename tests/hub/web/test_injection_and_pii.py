@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +27,6 @@ PAYLOADS = ("' OR 1=1 --", "<script>alert(1)</script>", '"><img src=x onerror=al
 MEMBER_PII = ("hanako@example.jp", "090-1234-5678", "09012345678", "山田", "花子", "ヤマダ", "ハナコ")
 INQUIRY_TEXT = "配送先は hanako@example.jp の自宅です"
 JSON = {"Content-Type": "application/json"}
-BACK_FIELD = re.compile(r'<input type="hidden" name="back" value="[^"]*">')
 
 
 @pytest.fixture
@@ -136,7 +134,7 @@ def test_validation_errors_of_the_console_do_not_echo_what_was_sent(web: WebHub)
     ]
     for response in answers:
         assert response.status_code == 422, response.text
-        page = BACK_FIELD.sub("", response.text)  # the language switch returns to the address the user typed
+        page = response.text
         assert "hanako" not in page and "example.jp" not in page, page
 
 
