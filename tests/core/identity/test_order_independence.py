@@ -38,7 +38,7 @@ from core.sync.ingest import StoreSink
 JST = timezone(timedelta(hours=9))
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=JST)
 SOURCES = ("app", "pos", "shop")
-KEPT_TABLES = {"system_keys", "hub_meta"}  # the key check: the same key ring serves every example
+KEPT_TABLES = {"system_keys", "hub_meta", "audit_log"}  # the key check serves every example; audit is append-only
 
 
 @dataclass(frozen=True)
