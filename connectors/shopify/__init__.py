@@ -1,7 +1,7 @@
 """The Shopify connector (GraphQL Admin API), and its loopback emulator in ``.sandbox``.
 
 Read it top to bottom: ``queries`` → ``config`` → ``pacing`` → ``client`` → ``mapping`` → ``streams`` →
-``webhooks`` → ``connector`` → ``plugin``.
+``webhooks`` → ``writers`` → ``connector`` → ``plugin``.
 """
 
 from connectors.shopify.config import ShopifyConfig

@@ -11,6 +11,11 @@ from connectors.shopify.queries import MAX_QUERY_COST, orders_page_cost
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 ApiVersion = Annotated[str, StringConstraints(pattern=r"^(\d{4}-(01|04|07|10)|unstable)$")]
 StoreCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# A tag pattern with one ``{code}`` and no comma (Shopify splits tags on commas); with a 32-character code a tag
+# stays far below Shopify's 255 characters.
+TagPattern = Annotated[str, StringConstraints(pattern=r"^[^,{}]{0,100}\{code\}[^,{}]{0,100}$")]
+# A metafield namespace: 3–255 letters, digits, ``-`` or ``_`` (shopify.dev ``MetafieldsSetInput``).
+Namespace = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{3,255}$")]
 
 DEFAULT_API_VERSION = "2026-01"
 """Pinned: a dated version is supported for twelve months, so a shop upgrades it deliberately, by config."""
@@ -45,6 +50,11 @@ class ShopifyConfig(BaseModel):
         RETRY_WINDOW_S, gt=0, description="refuse deliveries triggered longer ago than this (Shopify retries 4 h)"
     )
     webhook_max_skew_s: float = Field(300.0, ge=0, description="refuse deliveries triggered this far in the future")
+    rank_tag: TagPattern = Field("rank:{code}", description="the customer tag of a rank; {code} is the rank code")
+    segment_tag: TagPattern = Field("segment:{code}", description="the customer tag of a segment; {code}: its code")
+    metafield_namespace: Namespace = Field(
+        "memberhub", description="namespace of the customer metafields rank and points the writers set"
+    )
 
     @model_validator(mode="after")
     def _orders_query_fits_the_cost_limit(self) -> Self:

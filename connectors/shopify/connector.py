@@ -1,4 +1,4 @@
-"""``ShopifyConnector``: the streams and webhooks of one shop's GraphQL Admin API, put together."""
+"""``ShopifyConnector``: the streams, webhooks and customer writers of one shop's GraphQL Admin API, put together."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from connectors.shopify.pacing import PacingStats
 from connectors.shopify.queries import CHECK, LINE_ITEMS_FOLLOW_UP, ORDER_BY_ID, ORDER_LINE_ITEMS
 from connectors.shopify.streams import STREAMS, ShopifyStream, updated_since_term
 from connectors.shopify.webhooks import WebhookVerifier, parse_delivery
+from connectors.shopify.writers import CustomerWriter
 from core.errors import PermanentError, SyncError
 from core.records import CanonicalRecord
-from core.sync.contract import Batch, CheckResult, Rejected, StreamSpec
+from core.sync.contract import Batch, CheckResult, OutboundMessage, Rejected, StreamSpec
 from core.sync.cursor import StreamCursor
 from core.sync.mapping import map_record, map_records
 from core.sync.retry import RetryPolicy
@@ -29,13 +30,14 @@ MAX_LINE_ITEM_PAGES = 40
 
 
 class ShopifyConnector:
-    """A ``Connector`` and ``WebhookReceiver`` for one Shopify shop.
+    """A ``Connector``, ``WebhookReceiver`` and ``OutboundWriter`` for one Shopify shop.
 
     ``transport`` fakes the wire and ``retry`` tunes retries (the conformance kit turns them off); ``sleep``
     and ``clock`` (monotonic) pace queries, ``wall_clock`` (Unix seconds) dates webhook deliveries.
     """
 
     streams: Sequence[StreamSpec] = tuple(stream.spec for stream in STREAMS.values())
+    outbound_kinds: Sequence[str] = CustomerWriter.kinds
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class ShopifyConnector:
             webhook_secrets, max_age_s=config.webhook_max_age_s, max_skew_s=config.webhook_max_skew_s,
             clock=wall_clock,
         )  # fmt: skip
+        self._writer = CustomerWriter(instance, self._client, config)
 
     @property
     def stats(self) -> PacingStats:
@@ -111,6 +114,10 @@ class ShopifyConnector:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[CanonicalRecord | Rejected]:
         """The records a verified delivery stands for (orders and refunds: the order as the shop has it now)."""
         return parse_delivery(self.instance, headers, body, self._read_order)
+
+    def deliver(self, message: OutboundMessage) -> None:
+        """Push one outbox message (``member.rank``, ``member.segments``) to the shop's customers."""
+        self._writer.deliver(message)
 
     def close(self) -> None:
         """Close the HTTP client."""

@@ -10,7 +10,10 @@ from core.sync.contract import ConnectorType
 
 SHOPIFY_CONNECTOR_TYPE = ConnectorType(
     name="shopify",
-    description="Shopify GraphQL Admin API: customers and orders (incremental, cost-paced), signed webhooks",
+    description=(
+        "Shopify GraphQL Admin API: customers and orders (incremental, cost-paced), signed webhooks, "
+        "rank and segment tags and metafields on customers"
+    ),
     config_model=ShopifyConfig,
     factory=create_connector,
     secrets=("token_env", "webhook_secret_env"),

@@ -7,6 +7,8 @@ hold a query's *requested* cost before it runs, and one query may not ask for mo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 MAX_QUERY_COST = 1000
 
 _MONEY = "shopMoney { amount currencyCode }"  # a MoneyBag (1) and its MoneyV2 (1)
@@ -77,6 +79,25 @@ LINE_ITEMS_FOLLOW_UP = 150
 """Line items per follow-up page of one order: 3 + 150 × 5 points stays under ``MAX_QUERY_COST``."""
 
 CHECK = "query Check { customers(first: 1) { nodes { id } } }"
+
+CUSTOMER_WRITES: dict[str, tuple[str, str]] = {
+    "remove": ("$remove: [String!]!", "tagsRemove(id: $id, tags: $remove) { userErrors { field message } }"),
+    "add": ("$add: [String!]!", "tagsAdd(id: $id, tags: $add) { userErrors { field message } }"),
+    "metafields": (
+        "$metafields: [MetafieldsSetInput!]!",
+        "metafieldsSet(metafields: $metafields) { userErrors { field message code } }",
+    ),
+}
+"""The writes to one customer, by the alias they answer under: (variable declaration, mutation field)."""
+
+
+def customer_writes(parts: Sequence[str]) -> str:
+    """One mutation doing the ``CUSTOMER_WRITES`` named by ``parts``, in that order (10 points each)."""
+    declarations = [CUSTOMER_WRITES[part][0] for part in parts]
+    if {"remove", "add"} & set(parts):
+        declarations.insert(0, "$id: ID!")
+    fields = " ".join(f"{part}: {CUSTOMER_WRITES[part][1]}" for part in parts)
+    return f"mutation CustomerWrites({', '.join(declarations)}) {{ {fields} }}"
 
 
 def _order_cost(lines: int, refunds: int) -> int:

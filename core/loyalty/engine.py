@@ -21,6 +21,7 @@ from core.loyalty.birthday import BirthdayOutcome, give_birthday_benefits
 from core.loyalty.coupons import CouponUses, HeldCoupons, cluster_coupons
 from core.loyalty.jobs import end_rank_period, lapse_expired_lots
 from core.loyalty.purchases import PurchaseBatch
+from core.loyalty.rank_messages import send_rank_changes
 from core.loyalty.recompute import Recompute, RecomputeReport, raise_ranks, settle
 from core.loyalty.rfm import RfmOutcome, score_members
 from core.loyalty.rule_change import RuleChangeReport, apply_rules
@@ -39,7 +40,7 @@ class LoyaltyOutcome:
     """What one call wrote: ledger entries, rank changes, and the events to publish after the commit.
 
     Coupons: issued, uses redeemed, refused and released (given back by a cancellation); ``messages`` counts
-    outbox messages written (coupon emails, call-center notifications).
+    outbox messages written (coupon emails, call-center notifications, rank changes).
     """
 
     entries: int
@@ -55,8 +56,9 @@ class LoyaltyOutcome:
 class LoyaltyEngine:
     """Points, ranks and coupons under one set of rules; ``clock`` gives the current time (aware).
 
-    ``outbox`` seals the messages the rules send (coupon emails, call-center notifications); an engine
-    without one refuses (``ConfigError``) to apply a rule that sends a message.
+    ``outbox`` seals the messages the rules send (coupon emails, call-center notifications, rank changes to
+    ``ranks.destinations``, written with the changes); an engine without one refuses (``ConfigError``) to apply
+    a rule that sends a message.
     """
 
     def __init__(self, rules: LoyaltyRules, clock: Clock, *, outbox: PayloadSealer | None = None) -> None:
@@ -74,7 +76,7 @@ class LoyaltyEngine:
         written, events = PurchaseBatch(conn, self.rules, now).apply(ids)
         codes = CouponUses(conn, now).apply(ids)
         return replace(
-            _outcome(written, events),
+            self._outcome(conn, now, written, events),
             coupon_uses=codes.redeemed,
             coupon_refusals=codes.refused_count,
             coupon_releases=codes.released,
@@ -82,8 +84,10 @@ class LoyaltyEngine:
 
     def apply_survey_responses(self, conn: Connection, survey_response_ids: Iterable[int]) -> LoyaltyOutcome:
         """Act on the survey rules stored responses meet: coupons, points, call-center notifications; idempotent."""
-        done = SurveyBatch(conn, self.rules, self.clock(), self.outbox).apply(survey_response_ids)
-        return replace(_outcome(done.entries, done.events), coupons_issued=done.coupons, messages=done.messages)
+        now = self.clock()
+        done = SurveyBatch(conn, self.rules, now, self.outbox).apply(survey_response_ids)
+        outcome = self._outcome(conn, now, done.entries, done.events)
+        return replace(outcome, coupons_issued=done.coupons, messages=outcome.messages + done.messages)
 
     def coupons(self, conn: Connection, member_id: UUID) -> HeldCoupons:
         """The coupons of the member's cluster now, newest first, with their uses and status."""
@@ -105,12 +109,12 @@ class LoyaltyEngine:
         """Write off lots whose expiry has come, and show pending lots whose window has passed as available."""
         written, events = lapse_expired_lots(conn, self.rules, now)
         repo.release_pending(conn, now)
-        return _outcome(written, events)
+        return self._outcome(conn, now, written, events)
 
     def run_rank_period_end(self, conn: Connection, now: datetime) -> LoyaltyOutcome:
         """Apply the downgrades (and any upgrades) due at the end of the rank period before ``now``, once."""
         _, events = end_rank_period(conn, self.rules, now)
-        return _outcome(0, events)
+        return self._outcome(conn, now, 0, events)
 
     def run_birthday(self, conn: Connection, now: datetime, sealer: MemberSealer) -> BirthdayOutcome:
         """Give the birthday benefit to clusters whose birthday month it is in Japan, once a year each.
@@ -130,13 +134,20 @@ class LoyaltyEngine:
     def apply_rules(self, conn: Connection, new: LoyaltyRules) -> RuleChangeReport:
         """Put new rules in force (nothing retroactive; ranks the new ladder lacks are re-judged); idempotent.
 
-        The engine keeps its own rules: build a new engine on ``new`` for what follows.
+        The rank changes go to the new rules' ``ranks.destinations``. The engine keeps its own rules: build a new
+        engine on ``new`` for what follows.
         """
-        return apply_rules(conn, self.rules, new, self.clock())
+        now = self.clock()
+        report = apply_rules(conn, self.rules, new, now)
+        send_rank_changes(conn, new, self.outbox, report.rank_changes, now)
+        return report
 
     def recompute(self, conn: Connection, *, verify: bool) -> RecomputeReport:
         """Rebuild balances and ranks from the history and report differences; repair first unless ``verify``."""
-        return Recompute(conn, self.rules, self.clock()).run(verify=verify)
+        now = self.clock()
+        report = Recompute(conn, self.rules, now).run(verify=verify)
+        send_rank_changes(conn, self.rules, self.outbox, report.events, now)
+        return report
 
     def recompute_clusters(self, conn: Connection, member_ids: Iterable[UUID], *, cause: str) -> LoyaltyOutcome:
         """After a merge or unmerge of these members: settle their clusters' points and apply due upgrades.
@@ -147,8 +158,10 @@ class LoyaltyEngine:
         now = self.clock()
         roots = sorted(set(identity_repo.roots(conn, member_ids).values()))
         written, events = settle(conn, self.rules, now, roots, cause)
-        return _outcome(written, [*events, *raise_ranks(conn, self.rules, now, roots)])
+        return self._outcome(conn, now, written, [*events, *raise_ranks(conn, self.rules, now, roots)])
 
-
-def _outcome(written: int, events: list[DomainEvent]) -> LoyaltyOutcome:
-    return LoyaltyOutcome(written, sum(isinstance(e, RankChanged) for e in events), tuple(events))
+    def _outcome(self, conn: Connection, now: datetime, written: int, events: list[DomainEvent]) -> LoyaltyOutcome:
+        """The outcome of a call, its rank changes told to ``ranks.destinations`` in the same transaction."""
+        messages = send_rank_changes(conn, self.rules, self.outbox, events, now)
+        changes = sum(isinstance(event, RankChanged) for event in events)
+        return LoyaltyOutcome(written, changes, tuple(events), messages=messages)

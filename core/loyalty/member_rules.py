@@ -21,7 +21,7 @@ __all__ = ["Birthday", "MemberFacts", "Rfm", "Segment"]
 _Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 _Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 # A connector instance of hub.toml (the outbox addresses messages by instance name).
-_Destination = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Destination = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 _Score = Annotated[int, Field(ge=0, le=5)]
 _Days = Annotated[int, Field(ge=0, le=36_500)]
 _Yen = Annotated[int, Field(ge=0)]
@@ -98,7 +98,7 @@ class Segment(_Section):
     last_purchase_days_min: _Days | None = None
     last_purchase_days_max: _Days | None = None
     email_opt_in: bool | None = None
-    destinations: tuple[_Destination, ...] = ()
+    destinations: tuple[Destination, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Segment:

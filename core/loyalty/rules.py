@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from core.errors import ConfigError
-from core.loyalty.member_rules import Birthday, Rfm, Segment
+from core.loyalty.member_rules import Birthday, Destination, Rfm, Segment
 from core.loyalty.offer_rules import CouponTemplate, Surveys
 from core.loyalty.periods import JST, EvaluationPeriod, end_of_day_after, end_of_month_after, end_of_year_after
 
@@ -115,12 +115,16 @@ class Rank(_Section):
 
 
 class Ranks(_Section):
-    """The rank ladder, lowest first, and how members move on it."""
+    """The rank ladder, lowest first, and how members move on it.
+
+    ``destinations``: connector instances told of every rank change (``member.rank`` outbox messages).
+    """
 
     measure: Literal["spend", "points"] = "spend"
     window_months: Annotated[int, Field(ge=1, le=60)] = 12
     evaluation_period: EvaluationPeriod = "year"
     levels: Annotated[tuple[Rank, ...], Field(min_length=1)]
+    destinations: tuple[Destination, ...] = ()
 
     @field_validator("levels")
     @classmethod
@@ -132,6 +136,12 @@ class Ranks(_Section):
                 raise ValueError(f"thresholds must increase: {higher.code} is not above {lower.code}")
         _unique([level.code for level in levels], "rank code")
         return levels
+
+    @field_validator("destinations")
+    @classmethod
+    def _distinct(cls, destinations: tuple[str, ...]) -> tuple[str, ...]:
+        _unique(list(destinations), "rank destination")
+        return destinations
 
 
 class Campaign(_Section):

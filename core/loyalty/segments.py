@@ -29,9 +29,9 @@ from core.loyalty.member_rules import MemberFacts
 from core.loyalty.rules import LoyaltyRules
 from core.store import segments as repo
 from core.sync import outbox
+from core.sync.contract import SEGMENTS_MESSAGE
 from core.sync.payloads import PayloadSealer
 
-SEGMENTS_MESSAGE = "member.segments"
 _CHANGES_PER_MESSAGE = 500
 
 

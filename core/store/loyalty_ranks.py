@@ -110,6 +110,16 @@ def insert_rank_changes(conn: Connection, rows: Sequence[dict[str, Any]]) -> Non
     _insert_rows(conn, RANKS, rows)
 
 
+def rank_change_ids(conn: Connection, member_ids: Iterable[UUID], changed_at: datetime) -> dict[UUID, list[int]]:
+    """The ids of the members' rank changes recorded at ``changed_at``, oldest first."""
+    r = RANKS.c
+    query = select(r.member_id, r.id).where(among(conn, r.member_id, member_ids), r.changed_at == changed_at)
+    found: dict[UUID, list[int]] = {}
+    for member_id, change_id in conn.execute(query.order_by(r.id)):
+        found.setdefault(member_id, []).append(change_id)
+    return found
+
+
 def recorded_ranks(conn: Connection) -> dict[UUID, str]:
     """The rank each member's newest rank change moved it to."""
     r = RANKS.c

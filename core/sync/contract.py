@@ -58,6 +58,12 @@ class CheckResult:
     message: str
 
 
+RANK_MESSAGE = "member.rank"
+"""Outbox kind of a rank change (``core.loyalty.rank_messages``; payload in docs/loyalty.md)."""
+SEGMENTS_MESSAGE = "member.segments"
+"""Outbox kind of a batch of segment changes (``core.loyalty.segments``; payload in docs/loyalty.md)."""
+
+
 @dataclass(frozen=True)
 class OutboundMessage:
     """A change to push to an external system, read from the outbox."""

@@ -223,10 +223,12 @@ def _replace_file(target: Path, text: str) -> None:
 
 
 def _warn_unknown_destinations(hub: Hub, loyalty: LoyaltyEngine) -> None:
-    """Segment destinations must be connector instances of hub.toml, or their messages are never delivered."""
-    named = {d for segment in loyalty.rules.segments for d in segment.destinations}
-    for destination in sorted(named - set(hub.config.connectors)):
-        console.print(f"[yellow]warning:[/] segment destination {destination!r} is not a connector of hub.toml")
+    """Segment and rank destinations must be connector instances of hub.toml, or their messages are never delivered."""
+    named = {(d, "segment") for segment in loyalty.rules.segments for d in segment.destinations}
+    named |= {(d, "rank") for d in loyalty.rules.ranks.destinations}
+    for destination, what in sorted(named):
+        if destination not in hub.config.connectors:
+            console.print(f"[yellow]warning:[/] {what} destination {destination!r} is not a connector of hub.toml")
 
 
 def _coupon_name(loyalty: LoyaltyEngine, template_code: str | None, kind: str) -> str:

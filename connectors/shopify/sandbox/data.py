@@ -27,6 +27,7 @@ CUSTOMER_ID_BASE = 7_100_000_000_000
 ORDER_ID_BASE = 5_900_000_000_000
 LINE_ITEM_ID_BASE = 14_000_000_000_000
 REFUND_ID_BASE = 900_000_000_000
+METAFIELD_ID_BASE = 26_000_000_000_000
 TAX_PERCENT = 10
 
 # Prices include 10 % consumption tax, as Japanese shops display them (standard-rate goods only).

@@ -12,6 +12,7 @@ from typing import Any
 from connectors.shopify.sandbox.data import (
     CUSTOMER_ID_BASE,
     LINE_ITEM_ID_BASE,
+    METAFIELD_ID_BASE,
     ORDER_ID_BASE,
     REFUND_ID_BASE,
     TAX_PERCENT,
@@ -38,9 +39,11 @@ class ShopRecords:
         self.data = ShopData(customers=customers, orders=orders, seed=seed)
         self.order_by_updated = {kind: UpdatedAtOrder(self.count(kind), self._updated_at_of(kind)) for kind in KINDS}
         self._customer_changes: dict[int, dict[str, Any]] = {}
+        self._metafields: dict[int, dict[tuple[str, str], dict[str, Any]]] = {}
         self._added_refunds: dict[int, list[Refund]] = {}
         self._cancellations: dict[int, Cancellation] = {}
         self._next_refund = REFUND_ID_BASE + 10 * (orders + 1)
+        self._next_metafield = METAFIELD_ID_BASE
 
     def _updated_at_of(self, kind: str) -> Callable[[int], int]:
         return lambda index: self.data.base_updated_at(kind, index)
@@ -82,6 +85,23 @@ class ShopRecords:
             raise ValueError(f"cannot change {sorted(unknown)}")
         self._customer_changes.setdefault(index, {}).update(changes)
         self.touch("customers", index)
+
+    def metafield(self, index: int, namespace: str, key: str) -> dict[str, Any] | None:
+        """A customer's ``Metafield`` in ``namespace`` under ``key``, or ``None``."""
+        return self._metafields.get(index, {}).get((namespace, key))
+
+    def set_metafield(self, index: int, namespace: str, key: str, type_: str, value: str) -> dict[str, Any]:
+        """Create or overwrite a customer's metafield (the owner's ``updatedAt`` stays); returns it."""
+        fields = self._metafields.setdefault(index, {})
+        known = fields.get((namespace, key))
+        if known is None:
+            self._next_metafield += 1
+        metafield_id = known["id"] if known else gid("Metafield", self._next_metafield)
+        fields[namespace, key] = {
+            "id": metafield_id, "namespace": namespace, "key": key, "value": value, "type": type_,
+            "ownerType": "CUSTOMER",
+        }  # fmt: skip
+        return fields[namespace, key]
 
     def add_refund(self, index: int, amount: int | None = None) -> Refund:
         """Refund ``amount`` yen (default: what is left) of an order, now; bumps its ``updatedAt``."""
@@ -135,7 +155,7 @@ class ShopRecords:
             "verifiedEmail": email is not None and not twin and unit(seed, "customers", index, "verified") < 0.85,
             "createdAt": iso_utc(created),
             "updatedAt": iso_utc(self.updated_at("customers", index)),
-            "tags": person.get("tags") or (["店頭登録"] if twin else []),
+            "tags": list(person["tags"]) if "tags" in person else (["店頭登録"] if twin else []),
             "note": person.get("note"),
             "state": "ENABLED" if not twin else "DISABLED",
             "emailMarketingConsent": {

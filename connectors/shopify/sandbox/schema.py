@@ -1,4 +1,4 @@
-"""The executable schema: the SDL of ``sdl`` with resolvers over ``ShopRecords`` and the bulk operations."""
+"""The executable schema: the SDL of ``sdl`` and ``sdl_writes`` with resolvers over ``ShopRecords``, bulk and writes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_
 from connectors.shopify.sandbox.connections import BulkPage, list_connection, record_connection
 from connectors.shopify.sandbox.records import KINDS, ShopRecords
 from connectors.shopify.sandbox.sdl import SDL
+from connectors.shopify.sandbox.sdl_writes import WRITES_SDL
+from connectors.shopify.sandbox.writes import customer_metafield, metafields_set, tags_add, tags_remove
 
 if TYPE_CHECKING:
     from connectors.shopify.sandbox.bulk import BulkOperations
@@ -76,6 +78,22 @@ def _cancel_bulk_operation(_root: Any, info: Info, id: str) -> dict[str, Any]:
     return context.bulk.cancel(id, context.base_url)
 
 
+def _tags_add(_root: Any, info: Info, id: str, tags: list[str]) -> dict[str, Any]:
+    return tags_add(_context(info).records, id, tags)
+
+
+def _tags_remove(_root: Any, info: Info, id: str, tags: list[str]) -> dict[str, Any]:
+    return tags_remove(_context(info).records, id, tags)
+
+
+def _metafields_set(_root: Any, info: Info, metafields: list[dict[str, Any]]) -> dict[str, Any]:
+    return metafields_set(_context(info).records, metafields)
+
+
+def _customer_metafield(customer: dict[str, Any], info: Info, key: str, namespace: str | None = None) -> Any:
+    return customer_metafield(_context(info).records, customer["id"], namespace, key)
+
+
 def _line_items(order: dict[str, Any], info: Info, **args: Any) -> dict[str, Any]:
     return list_connection(order["_lines"], args, unlimited=_context(info).bulk_page is not None)
 
@@ -96,7 +114,7 @@ def _node_type(value: dict[str, Any], *_: Any) -> str:
 
 def build_shop_schema() -> GraphQLSchema:
     """A fresh executable schema."""
-    schema = build_schema(SDL)
+    schema = build_schema(SDL + WRITES_SDL)
     resolvers: dict[tuple[str, str], Any] = {
         ("QueryRoot", "customers"): _records_field("customers"),
         ("QueryRoot", "orders"): _records_field("orders"),
@@ -106,6 +124,10 @@ def build_shop_schema() -> GraphQLSchema:
         ("QueryRoot", "currentBulkOperation"): _current_bulk_operation,
         ("Mutation", "bulkOperationRunQuery"): _run_bulk_query,
         ("Mutation", "bulkOperationCancel"): _cancel_bulk_operation,
+        ("Mutation", "tagsAdd"): _tags_add,
+        ("Mutation", "tagsRemove"): _tags_remove,
+        ("Mutation", "metafieldsSet"): _metafields_set,
+        ("Customer", "metafield"): _customer_metafield,
         ("Order", "lineItems"): _line_items,
         ("Order", "customer"): _order_customer,
         ("Order", "refunds"): _refunds,

@@ -166,3 +166,19 @@ def test_the_hub_homes_rules_file_comes_next(tmp_path):
 
 def test_the_shipped_example_is_the_fallback(tmp_path):
     assert rules_file(None, tmp_path) == SHIPPED_RULES
+
+
+def test_rank_destinations_default_to_none(tmp_path):
+    assert load_rules(write(tmp_path, VALID)).ranks.destinations == ()
+
+
+def test_rank_destinations_are_connector_instance_names_given_once(tmp_path):
+    with_destinations = VALID.replace('evaluation_period = "year"', 'evaluation_period = "year"\ndestinations = {}')
+
+    listed = load_rules(write(tmp_path, with_destinations.format('["shopify-tokyo", "mailer"]')))
+    twice = refused(tmp_path, with_destinations.format('["mailer", "mailer"]'))
+    malformed = refused(tmp_path, with_destinations.format('["tokyo shop"]'))
+
+    assert listed.ranks.destinations == ("shopify-tokyo", "mailer")
+    assert twice == "ranks.destinations: rank destination mailer is defined twice"
+    assert malformed.startswith("ranks.destinations[0]: String should match pattern")
