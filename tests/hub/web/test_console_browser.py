@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,7 +19,9 @@ from tests.hub.web.conftest import PASSWORD, WebHub
 from tests.hub.web.served import served
 
 JST = timezone(timedelta(hours=9))
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[3]
+# Test artifacts (git-ignored); MEMBERHUB_UPDATE_SCREENSHOTS=1 refreshes the README's copies in docs/screenshots.
+SCREENSHOTS = ROOT / "docs" / "screenshots" if os.environ.get("MEMBERHUB_UPDATE_SCREENSHOTS") else ROOT / ".artifacts"
 VIEWPORT = {"width": 1366, "height": 768}  # the call center's screens
 WAIT_MS = 10_000  # every wait is on a selector or a URL, bounded by this
 
@@ -109,7 +112,7 @@ def assert_fits_the_screen(page: Page) -> None:
 
 
 def screenshot(page: Page, name: str, tmp_path: Path) -> None:
-    """The page as a user sees it, kept in docs/ (overwritten each run) and in the test's own directory."""
+    """The page as a user sees it, in the test's own directory and in the artifacts (or docs/) directory."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     image = page.screenshot(path=tmp_path / name, full_page=True)
     (SCREENSHOTS / name).write_bytes(image)
