@@ -6,7 +6,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -15,6 +15,7 @@ from core.identity.policy import IdentityPolicy
 from core.sync.registry import InstanceConfig
 
 _INSTANCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_Section = TypeVar("_Section", bound=BaseModel)
 
 
 class _EngineSettings(BaseModel):
@@ -78,28 +79,19 @@ def load_hub_config(path: Path | None) -> HubConfig:
     nightly = hub.get("nightly_jobs", DEFAULT_NIGHTLY_JOBS)
     if not isinstance(nightly, str):
         raise ConfigError(f"{path}: hub.nightly_jobs: a crontab in Asia/Tokyo such as '30 3 * * *', or 'off'")
-    identity = _identity(path, data.get("identity", {}))
-    console = _console(path, data.get("console", {}))
+    identity = _section(path, "identity", data.get("identity", {}), IdentityPolicy)
+    console = _section(path, "console", data.get("console", {}), ConsoleSettings)
     return HubConfig(path, connectors, tuple(priority), identity, console, None if nightly == "off" else nightly)
 
 
-def _console(path: Path, table: Any) -> ConsoleSettings:
+def _section(path: Path, name: str, table: Any, model: type[_Section]) -> _Section:
+    """A top-level table validated by ``model``; an error names the key, never a value it holds."""
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: console: must be a table")
+        raise ConfigError(f"{path}: {name}: must be a table")
     try:
-        return ConsoleSettings.model_validate(table)
+        return model.model_validate(table)
     except ValidationError as error:
-        raise ConfigError(f"{path}: console.{_first_problem(error)}") from None
-
-
-def _identity(path: Path, table: Any) -> IdentityPolicy:
-    """The ``[identity]`` table as a validated policy; an error names the key, never a value it holds."""
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: identity: must be a table")
-    try:
-        return IdentityPolicy.model_validate(table)
-    except ValidationError as error:
-        raise ConfigError(f"{path}: identity.{_first_problem(error)}") from None
+        raise ConfigError(f"{path}: {name}.{_first_problem(error)}") from None
 
 
 def _first_problem(error: ValidationError) -> str:
