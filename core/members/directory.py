@@ -189,6 +189,23 @@ class MemberDirectory:
             numbers.extend(n for n, (_, d) in zip(fresh, digests, strict=True) if d not in taken)
         return numbers
 
+    def resolve(self, reference: str, *, follow_merges: bool = True) -> Member:
+        """The member a person names: a member number in any notation, or a member id (UUID).
+
+        A merged member's number names the member it was merged into, unless ``follow_merges`` is off.
+        """
+        reference = reference.strip()
+        if looks_like_member_number(reference):
+            found = self.find_by("member_number", reference, follow_merges=follow_merges)
+            if not found:
+                raise MemberNotFoundError("no member with that member number")
+            return found[0]
+        try:
+            member_id = UUID(reference)
+        except ValueError:
+            raise InvalidInputError("give a member id (UUID) or a 12-digit member number") from None
+        return self.get(member_id)
+
     def decrypt_row(self, row: Row[Any]) -> Member:
         """A stored member row with its personal data decrypted."""
         return decrypt_member_row(self.sealer, row)

@@ -17,7 +17,7 @@ from core.loyalty import LoyaltyEngine, PointsMovement, load_rules
 from core.loyalty.periods import JST
 from core.loyalty.rule_change import RuleChangeReport, preview_rules
 from core.store.database import read_only
-from hub.cli.common import cli_actor, console, opened_hub, resolve_member
+from hub.cli.common import cli_actor, console, opened_hub
 from hub.runtime import Hub
 
 app = typer.Typer(
@@ -41,7 +41,7 @@ def balance(member: Member) -> None:
     """Show the points of the member's cluster: spendable, pending, next expiry, and the rank."""
     with opened_hub() as hub:
         loyalty = hub.loyalty
-        target = resolve_member(hub, member)
+        target = hub.members.resolve(member)
         with read_only(hub.engine).begin() as conn:
             points = loyalty.balance(conn, target.id)
         root = hub.members.get(points.member_id)
@@ -88,7 +88,7 @@ def coupons(member: Member) -> None:
     """List the coupons of the member's cluster: code, value, uses, validity and status, newest first."""
     with opened_hub() as hub:
         loyalty = hub.loyalty
-        target = resolve_member(hub, member)
+        target = hub.members.resolve(member)
         with read_only(hub.engine).begin() as conn:
             held = loyalty.coupons(conn, target.id)
         root = hub.members.get(held.member_id)
@@ -242,7 +242,7 @@ def _move_points(
 ) -> PointsMovement:
     """Redeem or adjust points of the member's cluster in one transaction, then publish what moved."""
     with opened_hub() as hub:
-        target = resolve_member(hub, member)
+        target = hub.members.resolve(member)
         move = hub.loyalty.redeem if kind == "redeem" else hub.loyalty.adjust
         with hub.engine.begin() as conn:
             moved = move(conn, target.id, points, reason, source_event or _new_source_event(kind))

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from core.errors import InvalidInputError, MemberNotFoundError
 from core.members.audit import record_member_access
 from core.members.masking import format_phone, mask_email, mask_phone
-from core.members.numbers import looks_like_member_number
 from core.members.profile import Member, MemberProfile, parse_birthday
 from core.members.summary import MemberSummaries, MemberSummary
 from core.members.timeline import (
@@ -33,7 +30,6 @@ from core.members.timeline import (
     TimelineEntry,
 )
 from hub.cli.common import cli_actor, console, opened_hub
-from hub.runtime import Hub
 
 app = typer.Typer(help="Add, show, search and erase members.", no_args_is_help=True)
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -71,7 +67,7 @@ def show(
 ) -> None:
     """Show a member's personal data and summary (of their whole merged cluster); the opening is audited."""
     with opened_hub() as hub:
-        found = _resolve(hub, member)
+        found = hub.members.resolve(member)
         summary = MemberSummaries(hub.members).member_summary(found.id)
         shown = summary.member.id
         detail: dict[str, object] | None = None if shown == found.id else {"requested": str(found.id)}
@@ -95,7 +91,7 @@ def timeline(
 ) -> None:
     """A member's history from every source and merged member, newest first; the opening is audited."""
     with opened_hub() as hub:
-        found = _resolve(hub, member)
+        found = hub.members.resolve(member)
         page = MemberTimeline(hub.engine, hub.members.sealer).page(
             found.id, kinds=kind, channels=channel, limit=limit, cursor=cursor
         )
@@ -128,7 +124,7 @@ def erase(
 ) -> None:
     """Erase a member for good (crypto-shredding); purchases stay as anonymous amounts."""
     with opened_hub() as hub:
-        found = _resolve(hub, member)
+        found = hub.members.resolve(member)
         if not yes:
             typer.confirm(f"Erase member {found.member_number} for good?", abort=True)
         hub.members.erase(found.id)
@@ -242,15 +238,3 @@ def _what(entry: TimelineEntry) -> str:
 
 def _local(moment: datetime) -> str:
     return moment.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M")
-
-
-def _resolve(hub: Hub, reference: str) -> Member:
-    if looks_like_member_number(reference):
-        found = hub.members.find_by("member_number", reference)
-        if not found:
-            raise MemberNotFoundError("no member with that member number")
-        return found[0]
-    try:
-        return hub.members.get(UUID(reference))
-    except ValueError:
-        raise InvalidInputError("give a member id (UUID) or a 12-digit member number") from None

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import cli_actor, console, opened_hub, resolve_member
+from hub.cli.common import cli_actor, console, opened_hub
 
 Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the merge log and the audit log).")]
 
@@ -19,7 +19,7 @@ def merge(
 ) -> None:
     """Merge the second member into the first: every link, purchase and ledger entry is kept."""
     with opened_hub() as hub:
-        kept, joined = resolve_member(hub, survivor), resolve_member(hub, merged)
+        kept, joined = hub.members.resolve(survivor), hub.members.resolve(merged)
         merge_id = hub.merges.merge(kept.id, joined.id, actor=cli_actor(), reason=reason)
     console.print(f"merged {joined.member_number} into {kept.member_number} (merge #{merge_id})")
 
@@ -30,7 +30,7 @@ def unmerge(
 ) -> None:
     """Undo the merge that joined this member to another; both are restored as they were."""
     with opened_hub() as hub:
-        target = resolve_member(hub, member, follow_merges=False)
+        target = hub.members.resolve(member, follow_merges=False)
         merge_id = hub.merges.unmerge(target.id, actor=cli_actor(), reason=reason)
     console.print(f"merge #{merge_id} undone")
 
@@ -38,7 +38,7 @@ def unmerge(
 def merges(member: Annotated[str, typer.Argument(help="Member id or member number.")]) -> None:
     """The merges of this member's cluster, undone ones included, oldest first."""
     with opened_hub() as hub:
-        entries = hub.merges.history(resolve_member(hub, member).id)
+        entries = hub.merges.history(hub.members.resolve(member).id)
     table = Table(title="merges")
     for column in ("#", "when (UTC)", "kind", "survivor", "merged", "by", "reason", "undone"):
         table.add_column(column)

@@ -10,10 +10,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from core.access import Principal, Role, Scope
-from core.errors import InvalidInputError, MemberNotFoundError
 from core.members.audit import record_member_access
-from core.members.numbers import looks_like_member_number
-from core.members.profile import Member
 from hub.web.api.supervision import (
     MAX_ID,
     MAX_POINTS,
@@ -104,7 +101,7 @@ def merge_members(
     principal: IdentityWriter, state: State, survivor: MemberReference, merged: MemberReference, reason: MergeReason
 ) -> Response:
     """Merge one member into another, named by member number or id in the form (never in the URL)."""
-    kept, joined = _member_by_reference(state, survivor), _member_by_reference(state, merged)
+    kept, joined = state.hub.members.resolve(survivor), state.hub.members.resolve(merged)
     state.hub.merges.merge(kept.id, joined.id, actor=principal.actor, reason=reason)
     return RedirectResponse(f"/members/{kept.id}/merges", status_code=303)
 
@@ -112,18 +109,3 @@ def merge_members(
 def _member_numbers(state: WebState, member_ids: Iterable[UUID]) -> dict[UUID, str | None]:
     """The member number of each member, to show instead of its id (``None`` once erased)."""
     return {member_id: state.hub.members.get(member_id).member_number for member_id in set(member_ids)}
-
-
-def _member_by_reference(state: WebState, reference: str) -> Member:
-    """The member a form names by member number (in any notation; a merged member's names its cluster) or id."""
-    reference = reference.strip()
-    if looks_like_member_number(reference):
-        found = state.hub.members.find_by("member_number", reference)
-        if not found:
-            raise MemberNotFoundError("no member with that member number")
-        return found[0]
-    try:
-        member_id = UUID(reference)
-    except ValueError:
-        raise InvalidInputError("give a 12-digit member number or a member id") from None
-    return state.hub.members.get(member_id)
