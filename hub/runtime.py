@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
+from uuid import UUID
 
 import pluggy
 from sqlalchemy import Engine
@@ -17,7 +19,7 @@ from core.errors import ConfigError, KeyFileError, NotInitialisedError
 from core.events import DomainEvent
 from core.identity.claims import SourceRanking
 from core.identity.service import MemberMerges
-from core.loyalty import LoyaltyEngine, load_rules, rules_file
+from core.loyalty import LoyaltyEngine, PointsMovement, load_rules, rules_file
 from core.loyalty.nightly import JobRun, run_nightly
 from core.members.directory import MemberDirectory
 from core.members.erasure import ErasureLedger
@@ -67,6 +69,16 @@ class Hub:
         loyalty = self.loyalty
         with stream_lock(self.engine, NIGHTLY_JOBS_LOCK):
             return run_nightly(self.engine, loyalty, self.members.sealer, loyalty.clock(), self.publish)
+
+    def move_points(
+        self, member_id: UUID, kind: Literal["redeem", "adjust"], points: int, reason: str, source_event: str
+    ) -> PointsMovement:
+        """Redeem or adjust the points of a member's cluster in one transaction, then publish what moved."""
+        move = self.loyalty.redeem if kind == "redeem" else self.loyalty.adjust
+        with self.engine.begin() as conn:
+            moved = move(conn, member_id, points, reason, source_event)
+        self.publish(moved.events)
+        return moved
 
     def publish(self, events: Iterable[DomainEvent]) -> None:
         """Tell the plugins' domain-event observers about committed changes."""

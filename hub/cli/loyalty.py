@@ -243,11 +243,7 @@ def _move_points(
     """Redeem or adjust points of the member's cluster in one transaction, then publish what moved."""
     with opened_hub() as hub:
         target = hub.members.resolve(member)
-        move = hub.loyalty.redeem if kind == "redeem" else hub.loyalty.adjust
-        with hub.engine.begin() as conn:
-            moved = move(conn, target.id, points, reason, source_event or _new_source_event(kind))
-        hub.publish(moved.events)
-    return moved
+        return hub.move_points(target.id, kind, points, reason, source_event or _new_source_event(kind))
 
 
 def _new_source_event(kind: str) -> str:

@@ -309,9 +309,7 @@ def adjust_cluster_points(
 ) -> PointsMovement:
     """Adjust the points of the member's cluster in one transaction, publish what moved, and audit who did it."""
     hub = state.hub
-    with hub.engine.begin() as conn:
-        moved = hub.loyalty.adjust(conn, member_id, points, reason, key)
-    hub.publish(moved.events)
+    moved = hub.move_points(member_id, "adjust", points, reason, key)
     detail = {"points": points, "source_event": key, "replayed": moved.replayed}
     record_member_access(hub.engine, principal.actor, "points_adjust", member_id, request_id=request, detail=detail)
     return moved
