@@ -180,10 +180,9 @@ def init_hub(settings: HubSettings) -> tuple[Hub, bool]:
     engine = create_hub_engine(settings.database_url)
     upgrade_database(engine)
     hub = _assemble(settings, engine, provider)
-    # The system keys exist from the start: created on first use inside an open SQLite write transaction,
-    # their own transaction would wait for that one forever.
-    for sealer in (hub.dead_letters, hub.outbox):
-        assert sealer.table
+    # Building the sealers creates their system keys now: created on first use inside an open SQLite write
+    # transaction, a key's own transaction would wait for that one forever. (An assert would vanish under -O.)
+    _ = (hub.dead_letters, hub.outbox)
     return hub, created
 
 
