@@ -7,8 +7,7 @@ issued to an integration can always be traced to the administrator who issued it
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -79,24 +78,10 @@ class IssuedToken(BaseModel):
     token: str
 
 
-class AuditEvent(BaseModel):
-    """One audit row: who did what to which member id, when, why and in which request."""
-
-    id: int
-    occurred_at: datetime
-    actor: str
-    role: str
-    action: str
-    member_id: UUID | None
-    purpose: str | None
-    request_id: str | None
-    detail: dict[str, Any] | None
-
-
 class AuditPage(BaseModel):
     """Audit rows since a moment, oldest first; ``truncated`` when more follow the last one."""
 
-    events: list[AuditEvent]
+    events: list[AuditRow]
     truncated: bool
 
 
@@ -150,7 +135,7 @@ def audit(
 ) -> AuditPage:
     """Audit rows at or after ``since``, oldest first; continue from the last row's time when truncated."""
     rows = audit_rows_since(state.hub.engine, parse_since(since))
-    return AuditPage(events=[audit_event(row) for row in rows[:limit]], truncated=len(rows) > limit)
+    return AuditPage(events=rows[:limit], truncated=len(rows) > limit)
 
 
 def add_user(
@@ -197,11 +182,6 @@ def user_view(user: ConsoleUser) -> UserView:
 def token_view(token: ApiTokenInfo) -> TokenView:
     """An API token as the API lists it."""
     return TokenView.model_validate(token, from_attributes=True)
-
-
-def audit_event(row: AuditRow) -> AuditEvent:
-    """An audit row as the API returns it."""
-    return AuditEvent.model_validate(row, from_attributes=True)
 
 
 def _audit(state: WebState, principal: Principal, request: Request, action: str, **detail: object) -> None:
