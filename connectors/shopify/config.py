@@ -46,6 +46,12 @@ class ShopifyConfig(BaseModel):
     )
     timeout_s: float = Field(10.0, gt=0, le=120, description="deadline of one HTTP request, in seconds")
     max_attempts: int = Field(6, ge=1, le=20, description="tries per query (THROTTLED, 5xx, timeouts)")
+    bulk_poll_interval_s: float = Field(2.0, gt=0, le=60, description="seconds between polls of a bulk operation")
+    bulk_max_wait_s: float = Field(
+        600.0, gt=0, description="how long one run waits for a bulk operation; the next run goes on waiting"
+    )
+    bulk_max_attempts: int = Field(3, ge=1, le=10, description="bulk operations started per backfill when they fail")
+    bulk_batch_size: int = Field(250, ge=1, le=5000, description="records per batch committed during a backfill")
     webhook_max_age_s: float = Field(
         RETRY_WINDOW_S, gt=0, description="refuse deliveries triggered longer ago than this (Shopify retries 4 h)"
     )

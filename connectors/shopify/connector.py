@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from connectors.shopify.bulk import BulkExporter, BulkObject, BulkPosition, BulkStatus, ResultGone
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.config import ShopifyConfig
 from connectors.shopify.mapping import graphql_id, order_mapper
@@ -18,11 +19,11 @@ from connectors.shopify.queries import CHECK, LINE_ITEMS_FOLLOW_UP, ORDER_BY_ID,
 from connectors.shopify.streams import STREAMS, ShopifyStream, updated_since_term
 from connectors.shopify.webhooks import WebhookVerifier, parse_delivery
 from connectors.shopify.writers import CustomerWriter
-from core.errors import PermanentError, SyncError
+from core.errors import PermanentError, RetryableError, SyncError
 from core.records import CanonicalRecord
 from core.sync.contract import Batch, CheckResult, OutboundMessage, Rejected, StreamSpec
 from core.sync.cursor import StreamCursor
-from core.sync.mapping import map_record, map_records
+from core.sync.mapping import RecordMapper, map_record, map_records
 from core.sync.retry import RetryPolicy
 
 MAX_LINE_ITEM_PAGES = 40
@@ -30,7 +31,7 @@ MAX_LINE_ITEM_PAGES = 40
 
 
 class ShopifyConnector:
-    """A ``Connector``, ``WebhookReceiver`` and ``OutboundWriter`` for one Shopify shop.
+    """A ``Connector``, ``Backfiller``, ``WebhookReceiver`` and ``OutboundWriter`` for one Shopify shop.
 
     ``transport`` fakes the wire and ``retry`` tunes retries (the conformance kit turns them off); ``sleep``
     and ``clock`` (monotonic) pace queries, ``wall_clock`` (Unix seconds) dates webhook deliveries.
@@ -60,6 +61,7 @@ class ShopifyConnector:
             clock=wall_clock,
         )  # fmt: skip
         self._writer = CustomerWriter(instance, self._client, config)
+        self._bulk = BulkExporter(self._client, config, transport=transport, sleep=sleep, clock=clock)
 
     @property
     def stats(self) -> PacingStats:
@@ -99,6 +101,40 @@ class ShopifyConnector:
             if end_cursor is None:
                 return
 
+    def backfill(self, stream: str, cursor: str | None) -> Iterator[Batch]:
+        """The whole stream through a bulk query operation, resumable from any batch's cursor.
+
+        The first batch is empty: it records the operation, so a run that dies while Shopify works polls that
+        same operation next time instead of starting another. A failed, cancelled or expired operation (or a
+        result whose URL has expired) is replaced by a new one, up to ``bulk_max_attempts``; records read
+        twice are absorbed by the idempotent upsert. The last batch's cursor is an incremental cursor at the
+        operation's start: everything changed since then is read by the incremental lane.
+        """
+        declared = self._stream(stream)
+        position = BulkPosition.from_json(cursor)
+        outcome: BulkStatus | None = None
+        for _ in range(self.config.bulk_max_attempts):
+            operation = position.operation
+            if operation is None:
+                started = self._bulk.start(declared.bulk_document)
+                operation, position = started.id, BulkPosition(started.id, started.created_at)
+                yield Batch([], position.to_json())
+            outcome = self._bulk.wait(operation)
+            if outcome.status == "COMPLETED":
+                try:
+                    if outcome.url:  # Shopify gives no file when nothing matched
+                        yield from self._bulk_batches(declared, outcome.url, position)
+                except ResultGone:
+                    position = BulkPosition()
+                    continue
+                yield Batch([], StreamCursor(position.started).to_json())
+                return
+            if outcome.error_code == "ACCESS_DENIED":
+                raise PermanentError(f"bulk export of {stream}: ACCESS_DENIED (the token lacks a read scope)")
+            position = BulkPosition()
+        last = f"{outcome.status} {outcome.error_code or ''}".strip() if outcome else "not started"
+        raise RetryableError(f"bulk export of {stream} failed {self.config.bulk_max_attempts} times (last: {last})")
+
     def map_raw(self, stream: str, raw: str) -> CanonicalRecord | Rejected:
         """Map one stored raw object again (a dead letter being replayed after a fix)."""
         try:
@@ -116,12 +152,34 @@ class ShopifyConnector:
         return parse_delivery(self.instance, headers, body, self._read_order)
 
     def deliver(self, message: OutboundMessage) -> None:
-        """Push one outbox message (``member.rank``, ``member.segments``) to the shop's customers."""
+        """Push one outbox message (``member.rank``, ``member.segments``, ``coupon.issued``, ``member.consent``)."""
         self._writer.deliver(message)
 
     def close(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP clients."""
         self._client.close()
+        self._bulk.close()
+
+    def _bulk_batches(self, declared: ShopifyStream, url: str, position: BulkPosition) -> Iterator[Batch]:
+        mapper = declared.mapper(self.config)
+        pending: list[BulkObject] = []
+        for found in self._bulk.objects(url, position.offset, declared.bulk_children):
+            pending.append(found)
+            if len(pending) >= self.config.bulk_batch_size:
+                yield self._bulk_batch(pending, mapper, position)
+                pending = []
+        if pending:
+            yield self._bulk_batch(pending, mapper, position)
+
+    def _bulk_batch(self, objects: Sequence[BulkObject], mapper: RecordMapper, position: BulkPosition) -> Batch:
+        records = [
+            found.item
+            if isinstance(found.item, Rejected)
+            else map_record(self.instance, found.item, mapper, external_id=graphql_id)
+            for found in objects
+        ]
+        reached = BulkPosition(position.operation, position.started, objects[-1].end)
+        return Batch(records, reached.to_json())
 
     def _read_order(self, order_id: str) -> CanonicalRecord | Rejected | None:
         variables = {"id": order_id, "lines": self.config.line_items_per_order,

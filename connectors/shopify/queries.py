@@ -13,24 +13,24 @@ MAX_QUERY_COST = 1000
 
 _MONEY = "shopMoney { amount currencyCode }"  # a MoneyBag (1) and its MoneyV2 (1)
 
-CUSTOMER_FIELDS = """
-fragment CustomerFields on Customer {
+CUSTOMER_SELECTION = """
   id firstName lastName email phone verifiedEmail updatedAt
-  defaultAddress { zip province city address1 address2 phone }
-}"""
+  defaultAddress { zip province city address1 address2 phone }"""
+CUSTOMER_FIELDS = f"fragment CustomerFields on Customer {{{CUSTOMER_SELECTION}\n}}"
 
-LINE_ITEM_FIELDS = f"""
-fragment LineItemFields on LineItem {{
-  id sku name quantity originalUnitPriceSet {{ {_MONEY} }} originalTotalSet {{ {_MONEY} }}
-}}"""
+LINE_ITEM_SELECTION = f"id sku name quantity originalUnitPriceSet {{ {_MONEY} }} originalTotalSet {{ {_MONEY} }}"
+LINE_ITEM_FIELDS = f"fragment LineItemFields on LineItem {{ {LINE_ITEM_SELECTION} }}"
 
-ORDER_FIELDS = f"""
-fragment OrderFields on Order {{
+ORDER_SELECTION = f"""
   id name createdAt processedAt updatedAt cancelledAt displayFinancialStatus currencyCode
   totalPriceSet {{ {_MONEY} }} totalTaxSet {{ {_MONEY} }} totalDiscountsSet {{ {_MONEY} }}
-  discountCodes sourceName retailLocation {{ id }} customer {{ id }}
+  discountCodes sourceName retailLocation {{ id }} customer {{ id }}"""
+REFUND_SELECTION = f"id createdAt totalRefundedSet {{ {_MONEY} }}"
+
+ORDER_FIELDS = f"""
+fragment OrderFields on Order {{{ORDER_SELECTION}
   lineItems(first: $lines) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...LineItemFields }} }}
-  refunds(first: $refunds) {{ id createdAt totalRefundedSet {{ {_MONEY} }} }}
+  refunds(first: $refunds) {{ {REFUND_SELECTION} }}
 }}"""
 
 CUSTOMERS_PAGE = (
@@ -77,6 +77,25 @@ query OrderLineItems($id: ID!, $lines: Int!, $after: String) {
 
 LINE_ITEMS_FOLLOW_UP = 150
 """Line items per follow-up page of one order: 3 + 150 × 5 points stays under ``MAX_QUERY_COST``."""
+
+BULK_CUSTOMERS = f"{{ customers(sortKey: ID) {{ edges {{ node {{{CUSTOMER_SELECTION} }} }} }} }}"
+"""A bulk export of every customer: one connection, nothing nested."""
+BULK_ORDERS = f"""{{ orders(sortKey: ID) {{ edges {{ node {{{ORDER_SELECTION}
+  lineItems {{ edges {{ node {{ {LINE_ITEM_SELECTION} }} }} }}
+  refunds {{ {REFUND_SELECTION} }}
+}} }} }} }}"""
+"""A bulk export of every order; its line items come as lines of their own with ``__parentId`` (no ``first``:
+a bulk query reads every element of a connection)."""
+
+BULK_RUN = """
+mutation BulkRun($query: String!) {
+  bulkOperationRunQuery(query: $query) { bulkOperation { id status createdAt } userErrors { field message code } }
+}"""
+BULK_OPERATION = """
+query BulkOperation($id: ID!) {
+  node(id: $id) { ... on BulkOperation { id status errorCode createdAt objectCount url } }
+}"""
+BULK_CURRENT = "query BulkCurrent { currentBulkOperation(type: QUERY) { id status query createdAt } }"
 
 CHECK = "query Check { customers(first: 1) { nodes { id } } }"
 

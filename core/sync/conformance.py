@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
@@ -30,12 +29,12 @@ import pytest
 
 from core.errors import PermanentError, RetryableError, WebhookRejected
 from core.records import CanonicalRecord
+from core.sync.conformance_backfill import backfill_checks
+from core.sync.conformance_batches import by_id, difference, duplicates, read_all, records_of, rejects_of
 from core.sync.contract import Batch, Connector, Rejected, StreamSpec, WebhookReceiver
 
 __all__ = ["FaultInjector", "SandboxLike", "WebhookDeliveryLike", "conformance_suite", "read_all"]
 
-MAX_BATCHES = 10_000
-"""A read that yields more batches than this against a sandbox is taken to loop forever."""
 STALE_AGE_S = 600.0
 """How old (or, negated, how far in the future) a delivery is in the stale-webhook test: past any window."""
 _FORGED_SECRET = "forged-secret-not-configured"  # noqa: S105 - a wrong secret on purpose
@@ -79,7 +78,11 @@ class SandboxLike(Protocol):
 
 
 class FaultInjector(Protocol):
-    """How the kit breaks the sandbox. Each call affects the requests that come after it."""
+    """How the kit breaks the sandbox. Each call affects the requests that come after it.
+
+    Optional, for a connector with the ``Backfiller`` capability: ``fail_next_export()``, after which the next
+    export job the sandbox runs (a bulk operation) fails.
+    """
 
     def fail_next(self, n: int, status: int) -> None:
         """Answer the next ``n`` requests with HTTP ``status`` and the API's error body."""
@@ -105,16 +108,6 @@ class FaultInjector(Protocol):
 SandboxT = TypeVar("SandboxT", bound=SandboxLike)
 
 
-def read_all(connector: Connector, stream: str, cursor: str | None = None) -> list[Batch]:
-    """Every batch of one read, failing the test if the read does not end."""
-    batches: list[Batch] = []
-    for batch in connector.read(stream, cursor):
-        batches.append(batch)
-        if len(batches) > MAX_BATCHES:
-            pytest.fail(f"read of {stream!r} yielded more than {MAX_BATCHES} batches: it does not end")
-    return batches
-
-
 def conformance_suite(
     *,
     streams: Sequence[str],
@@ -134,7 +127,7 @@ def conformance_suite(
     open_sandbox, injector_of, first_stream = sandbox, faults, streams[0]
     each_stream = pytest.mark.parametrize("stream", streams)
 
-    class ConformanceSuite:
+    class ConformanceSuite(backfill_checks(streams)):  # type: ignore[misc]
         @pytest.fixture
         def sandbox(self) -> Iterator[SandboxT]:
             with open_sandbox() as opened:
@@ -194,12 +187,12 @@ def conformance_suite(
             """No record missing, none twice, all typed as declared and stamped with the instance."""
             spec = _spec(connector, stream)
             batches = read_all(connector, stream)
-            records = _records(batches)
-            assert not _rejects(batches), _rejects(batches)[:3]
+            records = records_of(batches)
+            assert not rejects_of(batches), rejects_of(batches)[:3]
             ids = [record.external_id for record in records]
-            assert not _duplicates(ids), f"read twice: {_duplicates(ids)[:10]}"
+            assert not duplicates(ids), f"read twice: {duplicates(ids)[:10]}"
             expected = set(sandbox.record_ids(stream))
-            assert set(ids) == expected, _difference(expected, set(ids))
+            assert set(ids) == expected, difference(expected, set(ids))
             assert all(isinstance(record, spec.record_type) for record in records)
             assert {record.source for record in records} <= {connector.instance}
             if spec.incremental:
@@ -211,14 +204,14 @@ def conformance_suite(
             batches = read_all(connector, stream)
             if len(batches) < 2:
                 pytest.fail(f"the sandbox must hold more than one page of {stream!r} for this test")
-            everything = {record.external_id for record in _records(batches)}
+            everything = {record.external_id for record in records_of(batches)}
             for done, batch in enumerate(batches[:-1], start=1):
                 assert batch.cursor is not None, "a batch must carry the cursor reached after it"
-                head = _by_id(_records(batches[:done]))
-                rest = [record.external_id for record in _records(read_all(connector, stream, batch.cursor))]
-                assert not _duplicates(rest), f"after batch {done}, read twice: {_duplicates(rest)[:10]}"
+                head = by_id(records_of(batches[:done]))
+                rest = [record.external_id for record in records_of(read_all(connector, stream, batch.cursor))]
+                assert not duplicates(rest), f"after batch {done}, read twice: {duplicates(rest)[:10]}"
                 seen = set(head) | set(rest)
-                assert seen == everything, f"after batch {done}: {_difference(everything, seen)}"
+                assert seen == everything, f"after batch {done}: {difference(everything, seen)}"
                 boundary = max(record.source_updated_at for record in head.values())
                 early = [rid for rid in rest if rid in head and head[rid].source_updated_at != boundary]
                 assert not early, f"after batch {done}, records before the boundary came again: {early[:10]}"
@@ -229,11 +222,11 @@ def conformance_suite(
         ) -> None:
             """A record changed after a finished read comes back from the final cursor, and nothing older."""
             batches = read_all(connector, stream)
-            records = _records(batches)
+            records = records_of(batches)
             boundary = max(record.source_updated_at for record in records)
             target = min(records, key=lambda record: (record.source_updated_at, record.external_id))
             faults.update_record(stream, target.external_id)
-            again = _by_id(_records(read_all(connector, stream, batches[-1].cursor)))
+            again = by_id(records_of(read_all(connector, stream, batches[-1].cursor)))
             assert target.external_id in again, "the updated record was not read from the final cursor"
             assert again[target.external_id].source_updated_at > target.source_updated_at
             stale = [rid for rid, record in again.items()
@@ -241,9 +234,9 @@ def conformance_suite(
             assert not stale, f"unchanged records before the boundary were read again: {stale[:10]}"
 
         @each_stream
-        def test_reading_twice_yields_the_same_records(self, connector: Connector, stream: str) -> None:
+        def test_reading_twice_yields_the_samerecords_of(self, connector: Connector, stream: str) -> None:
             """Re-reading unchanged data gives equal records, so upserts keyed by external id are no-ops."""
-            first, second = (_by_id(_records(read_all(connector, stream))) for _ in range(2))
+            first, second = (by_id(records_of(read_all(connector, stream))) for _ in range(2))
             assert first == second
 
         # ── errors ──────────────────────────────────────────────────────────────────────────────────
@@ -284,12 +277,12 @@ def conformance_suite(
             spec = _spec(connector, stream)
             faults.serve_garbage(1)
             batches = read_all(connector, stream)
-            spoiled = next((batch for batch in batches if _rejects([batch])), None)
+            spoiled = next((batch for batch in batches if rejects_of([batch])), None)
             assert spoiled is not None, "garbage records must come back as Rejected"
             assert any(isinstance(record, spec.record_type) for record in spoiled.records), (
                 "the valid records of a page with garbage must still come through"
             )
-            for rejected in _rejects(batches):
+            for rejected in rejects_of(batches):
                 assert rejected.reason.strip() and rejected.payload
                 leaked = _personal_values_in(rejected)
                 assert not leaked, f"reason {rejected.reason!r} repeats values of the record"
@@ -356,26 +349,6 @@ def conformance_suite(
 
 def _spec(connector: Connector, stream: str) -> StreamSpec:
     return next(spec for spec in connector.streams if spec.name == stream)
-
-
-def _records(batches: Iterable[Batch]) -> list[CanonicalRecord]:
-    return [record for batch in batches for record in batch.records if isinstance(record, CanonicalRecord)]
-
-
-def _rejects(batches: Iterable[Batch]) -> list[Rejected]:
-    return [record for batch in batches for record in batch.records if isinstance(record, Rejected)]
-
-
-def _by_id(records: Iterable[CanonicalRecord]) -> dict[str, CanonicalRecord]:
-    return {record.external_id: record for record in records}
-
-
-def _duplicates(ids: Sequence[str]) -> list[str]:
-    return sorted(rid for rid, count in Counter(ids).items() if count > 1)
-
-
-def _difference(expected: set[str], actual: set[str]) -> str:
-    return f"missing {sorted(expected - actual)[:10]}, unexpected {sorted(actual - expected)[:10]}"
 
 
 def _first_batch(connector: Connector, stream: str) -> Batch:

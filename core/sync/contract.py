@@ -62,6 +62,8 @@ RANK_MESSAGE = "member.rank"
 """Outbox kind of a rank change (``core.loyalty.rank_messages``; payload in docs/loyalty.md)."""
 SEGMENTS_MESSAGE = "member.segments"
 """Outbox kind of a batch of segment changes (``core.loyalty.segments``; payload in docs/loyalty.md)."""
+CONSENT_MESSAGE = "member.consent"
+"""Outbox kind of a member's new email marketing consent (``core.sync.consent_messages``; docs/connector-guide.md)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,21 @@ class Connector(Protocol):
 
     def close(self) -> None:
         """Release HTTP clients and other resources."""
+        ...
+
+
+@runtime_checkable
+class Backfiller(Protocol):
+    """Optional capability: a connector that reads a whole stream through its system's export path.
+
+    The engine calls ``backfill`` instead of ``read`` in the backfill lane (``hub sync --full-refresh``). Its
+    batches carry cursors the connector alone understands, from which an interrupted backfill resumes; the
+    last batch's cursor is a ``StreamCursor`` marking where incremental reading may take over (records
+    changed since then), which the engine hands to the incremental lane if it is behind.
+    """
+
+    def backfill(self, stream: str, cursor: str | None) -> Iterator[Batch]:
+        """Yield batches of the whole stream, resuming after ``cursor`` (``None``: start an export)."""
         ...
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from core.errors import MemberHubError, StreamBusyError
+from core.errors import ConfigError, MemberHubError, StreamBusyError
 from core.events import Publish, no_observers
 from core.logs import get_logger
 from core.records import CanonicalRecord
@@ -66,6 +66,8 @@ class _Run:
     read: int = 0
     written: int = 0
     quarantined: int = 0
+    cursor: str | None = None
+    """The cursor of the last batch committed."""
 
 
 class SyncEngine:
@@ -172,7 +174,7 @@ class SyncEngine:
         if failure is None:
             breaker.record_success()
             if lane == "backfill":
-                self._reset_backfill(run)
+                self._end_backfill(run)
             return self._finish(run, "succeeded")
         if failure.error_class != "Interrupted":  # a shutdown says nothing about the connector's health
             breaker.record_failure(failure.error_class)
@@ -186,7 +188,9 @@ class SyncEngine:
         return None if cursor == StreamCursor() else cursor.to_json()
 
     def _pump(self, run: _Run, cursor: str | None) -> ReaderFailure | None:
-        spec = ReaderSpec(run.instance, run.stream, cursor, extra_plugins=self.extra_plugins)
+        spec = ReaderSpec(
+            run.instance, run.stream, cursor, extra_plugins=self.extra_plugins, backfill=run.lane == "backfill"
+        )
         process, pipe = start_reader(spec)
         deadline = time.monotonic() + run.instance.deadline_s
         try:
@@ -218,6 +222,7 @@ class SyncEngine:
                 cursor=batch.cursor,
             )
         self.publish(result.events)
+        run.cursor = batch.cursor
         run.read += len(batch.records)
         run.written += result.written
         run.quarantined += len(refused)
@@ -238,9 +243,22 @@ class SyncEngine:
                 records.append(item)
         return records, refused
 
-    def _reset_backfill(self, run: _Run) -> None:
+    def _end_backfill(self, run: _Run) -> None:
+        """Clear the finished backfill's cursor and hand its end mark to the incremental lane if that is behind.
+
+        A backfill ends on a ``StreamCursor`` (``Backfiller``'s contract; a plain read ends on its high-water
+        mark): everything before it has been read, so an incremental lane that never ran, or stopped earlier
+        and is not between pages, continues from there instead of reading the whole stream again.
+        """
+        now = self.clock()
         with self.engine.begin() as conn:
-            repo.save_cursor(conn, run.instance.name, run.state_key, None, self.clock())
+            repo.save_cursor(conn, run.instance.name, run.state_key, None, now)
+            handed = _stream_cursor(run.cursor)
+            current = _stream_cursor(repo.load_cursor(conn, run.instance.name, run.stream))
+            if handed is None or handed.updated_since is None or handed.page is not None or current is None:
+                return
+            if current.page is None and (current.updated_since is None or current.updated_since < handed.updated_since):
+                repo.save_cursor(conn, run.instance.name, run.stream, handed.to_json(), now)
 
     def _finish(self, run: _Run, status: str, error_class: str | None = None, message: str | None = None) -> RunReport:
         with self.engine.begin() as conn:
@@ -300,6 +318,14 @@ def _stop(process: Any) -> None:
     if process.is_alive():
         process.kill()
     process.join(timeout=10)
+
+
+def _stream_cursor(text: str | None) -> StreamCursor | None:
+    """``text`` as a ``StreamCursor``; ``None`` when it is some other connector-private cursor."""
+    try:
+        return StreamCursor.from_json(text)
+    except ConfigError:
+        return None
 
 
 def _stream_record_type(registry: ConnectorRegistry, instance: InstanceConfig, stream: str) -> type | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.errors import MemberHubError, RetryableError
 from core.plugins.manager import build_plugin_manager
+from core.sync.contract import Backfiller
 from core.sync.registry import ConnectorRegistry, InstanceConfig
 
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -31,6 +32,8 @@ class ReaderSpec:
     cursor: str | None = None
     extra_plugins: Sequence[str] = ()
     check_only: bool = False
+    backfill: bool = False
+    """Read through the connector's ``Backfiller`` capability when it has one (the backfill lane)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ def _reader_main(pipe: Connection, spec: ReaderSpec) -> None:
         if spec.check_only or spec.stream is None:
             pipe.send(("checked", connector.check()))
             return
-        for batch in connector.read(spec.stream, spec.cursor):
+        read = connector.backfill if spec.backfill and isinstance(connector, Backfiller) else connector.read
+        for batch in read(spec.stream, spec.cursor):
             pipe.send(("batch", batch))
             if pipe.recv() != "more":
                 return

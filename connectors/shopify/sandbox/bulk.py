@@ -1,10 +1,12 @@
 """Bulk query operations: ``bulkOperationRunQuery``, polling, and the JSONL result file.
 
-Each poll (``currentBulkOperation`` or ``node(id:)``) moves an operation one step: CREATED → RUNNING → (after
-``polls_to_finish`` polls) COMPLETED or FAILED, so tests drive it without sleeping. On completion the query runs
-through the real schema 250 root objects at a time and is written to a file: one JSON object a line, the
-objects of a nested connection on their own lines after their parent with ``"__parentId"`` (shopify.dev
-"Perform bulk operations with the GraphQL Admin API"). One query operation runs at a time, as before API 2026-01.
+As on Shopify, an operation runs in the background: a thread executes the query through the real schema 250
+root objects at a time (taking the shop's lock for each slice, so requests are served meanwhile) and writes a
+file of one JSON object a line, the objects of a nested connection on their own lines after their parent with
+``"__parentId"`` (shopify.dev "Perform bulk operations with the GraphQL Admin API"). Each poll
+(``currentBulkOperation`` or ``node(id:)``) counts: an operation is CREATED, then RUNNING, and ends COMPLETED
+(or FAILED when a failure was injected) at the first poll that comes after ``polls_to_finish`` polls and after
+its file is written. One query operation runs at a time, as before API 2026-01.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import json
 import secrets
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,6 +57,9 @@ class _Operation:
     object_count: int = 0
     root_object_count: int = 0
     file_size: int | None = None
+    expired: bool = False
+    written: threading.Event = field(default_factory=threading.Event)
+    """Set by the export thread when the result file is complete (or the export was given up)."""
 
     @property
     def gid(self) -> str:
@@ -69,14 +76,18 @@ class BulkOperations:
         *,
         polls_to_finish: int,
         clock: Callable[[], float],
+        lock: AbstractContextManager[object],
     ) -> None:
         self._records = records
         self._schema = schema
         self._clock = clock
+        self._lock = lock
         self.polls_to_finish = polls_to_finish
         self._directory = tempfile.TemporaryDirectory(prefix="shopify-sandbox-bulk-")
         self._operations: dict[int, _Operation] = {}
         self._next_failure: str | None = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
 
     def fail_next(self, error_code: str = "INTERNAL_SERVER_ERROR") -> None:
         """The next operation started ends FAILED with ``error_code`` (a ``BulkOperationErrorCode``)."""
@@ -95,6 +106,12 @@ class BulkOperations:
         operation = _Operation(number, query, int(self._clock()), secrets.token_urlsafe(12), self._next_failure)
         self._next_failure = None
         self._operations[number] = operation
+        if operation.fail_with is None:
+            thread = threading.Thread(target=self._export, args=(operation,), name=f"bulk-{number}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        else:
+            operation.written.set()
         return {"bulkOperation": self._render(operation, base_url), "userErrors": []}
 
     def current(self, operation_type: str, base_url: str) -> dict[str, Any] | None:
@@ -127,12 +144,24 @@ class BulkOperations:
     def result_path(self, token: str) -> Path | None:
         """The JSONL file of a completed operation, by the secret in its URL."""
         for operation in self._operations.values():
-            if secrets.compare_digest(operation.token, token) and operation.status == "COMPLETED":
+            if (
+                secrets.compare_digest(operation.token, token)
+                and operation.status == "COMPLETED"
+                and not operation.expired
+            ):
                 return self._path(operation)
         return None
 
+    def expire_results(self) -> None:
+        """Result files of the operations so far are gone: their URLs answer 404."""
+        for operation in self._operations.values():
+            operation.expired = True
+
     def close(self) -> None:
-        """Delete every result file."""
+        """Stop running exports and delete every result file."""
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
         self._directory.cleanup()
 
     # ── internals ──────────────────────────────────────────────────────────────────────────────────
@@ -144,7 +173,7 @@ class BulkOperations:
         if operation.status not in _FINISHED:
             operation.polls += 1
             operation.status = "RUNNING"
-            if operation.polls >= self.polls_to_finish:
+            if operation.polls >= self.polls_to_finish and operation.written.is_set():
                 self._finish(operation)
         return self._render(operation, base_url)
 
@@ -153,30 +182,37 @@ class BulkOperations:
         if operation.fail_with is not None:
             operation.status, operation.error_code = "FAILED", operation.fail_with
             return
-        with self._path(operation).open("w", encoding="utf-8") as out:
-            operation.object_count, operation.root_object_count = self._export(operation.query, out)
         operation.file_size = self._path(operation).stat().st_size
         operation.status = "COMPLETED"
 
-    def _export(self, query: str, out: IO[str]) -> tuple[int, int]:
-        """Write the query's objects as JSONL; returns (all objects, root objects)."""
+    def _export(self, operation: _Operation) -> None:
+        """The export thread: write the query's objects as JSONL, one slice of root objects under the lock at a time."""
         from connectors.shopify.sandbox.schema import QueryContext  # the schema module imports this one
 
-        document = parse(query)
-        objects = roots = 0
+        document = parse(operation.query)
         page = BulkPage(after=None, size=MAX_PAGE_SIZE, has_next=True)
-        while page.has_next:
-            page = BulkPage(after=page.end_cursor, size=MAX_PAGE_SIZE)
-            context = QueryContext(self._records, self, base_url="", bulk_page=page)
-            result = execute_sync(self._schema(), document, context_value=context)
-            if result.errors or result.data is None:
-                raise RuntimeError(f"bulk export failed: {result.errors}")
-            for root in _connection_nodes(next(iter(result.data.values()))):
-                roots += 1
-                for line in _jsonl_objects(root, None):
-                    objects += 1
-                    out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-        return objects, roots
+        try:
+            with self._path(operation).open("w", encoding="utf-8") as out:
+                while page.has_next and not self._stopping.is_set():
+                    page = BulkPage(after=page.end_cursor, size=MAX_PAGE_SIZE)
+                    with self._lock:
+                        if operation.status == "CANCELED":
+                            return
+                        context = QueryContext(self._records, self, base_url="", bulk_page=page)
+                        result = execute_sync(self._schema(), document, context_value=context)
+                    if result.errors or result.data is None:
+                        operation.fail_with = "INTERNAL_SERVER_ERROR"
+                        return
+                    self._write_slice(operation, result.data, out)
+        finally:
+            operation.written.set()
+
+    def _write_slice(self, operation: _Operation, data: dict[str, Any], out: IO[str]) -> None:
+        for root in _connection_nodes(next(iter(data.values()))):
+            operation.root_object_count += 1
+            for line in _jsonl_objects(root, None):
+                operation.object_count += 1
+                out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
 
     def _query_problem(self, query: str) -> str | None:
         try:

@@ -75,7 +75,11 @@ class SandboxState:
         self.records = ShopRecords(customers=self.customers, orders=self.orders, seed=self.seed)
         self.bucket = CostBucket(self.maximum_available, self.restore_rate, self.clock)
         self.bulk = BulkOperations(
-            self.records, lambda: SCHEMA, polls_to_finish=self.bulk_polls_to_finish, clock=self.wall_clock
+            self.records,
+            lambda: SCHEMA,
+            polls_to_finish=self.bulk_polls_to_finish,
+            clock=self.wall_clock,
+            lock=self.lock,
         )
         self._faults: list[Fault] = []
 
@@ -160,6 +164,15 @@ class SandboxState:
         """The next bulk operation ends FAILED with ``error_code``."""
         with self.lock:
             self.bulk.fail_next(error_code)
+
+    def fail_next_export(self) -> None:
+        """``fail_next_bulk_operation``, under the conformance kit's name."""
+        self.fail_next_bulk_operation()
+
+    def expire_bulk_results(self) -> None:
+        """Every result URL handed out so far answers 404 from now on, as after Shopify's 7 days."""
+        with self.lock:
+            self.bulk.expire_results()
 
     def drain_bucket(self) -> None:
         """Empty the cost bucket."""

@@ -36,10 +36,11 @@ class FakeTime:
 
 
 def shopify_connector(server: SandboxServer, *, retry: RetryPolicy = NO_RETRY, **settings: Any) -> ShopifyConnector:
-    """A connector for ``server``: 10 customers or 10 orders a page, 2 s request deadline, retries off."""
+    """A connector for ``server``: 10 customers or 10 orders a page or backfill batch, polls of bulk operations
+    every 20 ms, 2 s request deadline, retries off."""
     config = ShopifyConfig(
         **{"shop_url": server.url, "customers_page_size": 10, "timeout_s": 2.0, "webhook_max_age_s": 300.0,
-           **settings}
+           "bulk_poll_interval_s": 0.02, "bulk_batch_size": 10, **settings}
     )  # fmt: skip
     return ShopifyConnector(
         "shopify-test",
