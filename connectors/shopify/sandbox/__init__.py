@@ -1,9 +1,10 @@
 """A loopback emulator of the Shopify GraphQL Admin API, for tests, the conformance kit and the demo.
 
 ``SandboxServer()`` serves generated Japanese customers and orders at ``/admin/api/{version}/graphql.json`` with
-Shopify's calculated query cost and THROTTLED errors, bulk query operations with JSONL results, customer tag
-and metafield writes (``tagsAdd``, ``tagsRemove``, ``metafieldsSet``), and signed webhook deliveries; its
-``state`` mutates records and injects faults.
+Shopify's calculated query cost and THROTTLED errors, bulk query operations with JSONL results, customer tag,
+metafield and email consent writes (``tagsAdd``, ``tagsRemove``, ``metafieldsSet``,
+``customerEmailMarketingConsentUpdate``), basic code discounts (``discountCodeBasicCreate``,
+``codeDiscountNodeByCode``), and signed webhook deliveries; its ``state`` mutates records and injects faults.
 """
 
 from connectors.shopify.sandbox.app import create_app, served_version

@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import json
 import re
+import time
 from http import HTTPStatus
 from typing import Any
 
@@ -66,8 +67,9 @@ class _GraphqlApi:
         self.state = state
 
     async def graphql(self, request: Request) -> Response:
+        started = time.perf_counter()
         response = await self._answer(request)
-        self.state.log(request.url.path, response.status_code)
+        self.state.log(request.url.path, response.status_code, seconds=time.perf_counter() - started)
         return response
 
     async def bulk_result(self, request: Request) -> Response:

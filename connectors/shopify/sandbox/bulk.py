@@ -15,6 +15,7 @@ import json
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from connectors.shopify.sandbox.records import ShopRecords
 
 MAX_CONNECTIONS = 5
 MAX_DEPTH = 2
+_YIELD_S = 0.002
 _FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELED", "EXPIRED"})
 
 
@@ -58,6 +60,7 @@ class _Operation:
     root_object_count: int = 0
     file_size: int | None = None
     expired: bool = False
+    export_s: float = 0.0
     written: threading.Event = field(default_factory=threading.Event)
     """Set by the export thread when the result file is complete (or the export was given up)."""
 
@@ -85,13 +88,13 @@ class BulkOperations:
         self.polls_to_finish = polls_to_finish
         self._directory = tempfile.TemporaryDirectory(prefix="shopify-sandbox-bulk-")
         self._operations: dict[int, _Operation] = {}
-        self._next_failure: str | None = None
+        self._failures: list[str] = []
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def fail_next(self, error_code: str = "INTERNAL_SERVER_ERROR") -> None:
-        """The next operation started ends FAILED with ``error_code`` (a ``BulkOperationErrorCode``)."""
-        self._next_failure = error_code
+    def fail_next(self, error_code: str = "INTERNAL_SERVER_ERROR", times: int = 1) -> None:
+        """The next ``times`` operations started end FAILED with ``error_code`` (a ``BulkOperationErrorCode``)."""
+        self._failures.extend([error_code] * times)
 
     def run_query(self, query: str, base_url: str) -> dict[str, Any]:
         """``bulkOperationRunQuery``: a new operation, or ``userErrors``."""
@@ -103,8 +106,8 @@ class BulkOperations:
         if problem is not None:
             return _payload(None, problem, "INVALID")
         number = len(self._operations) + 1
-        operation = _Operation(number, query, int(self._clock()), secrets.token_urlsafe(12), self._next_failure)
-        self._next_failure = None
+        failure = self._failures.pop(0) if self._failures else None
+        operation = _Operation(number, query, int(self._clock()), secrets.token_urlsafe(12), failure)
         self._operations[number] = operation
         if operation.fail_with is None:
             thread = threading.Thread(target=self._export, args=(operation,), name=f"bulk-{number}", daemon=True)
@@ -152,6 +155,10 @@ class BulkOperations:
                 return self._path(operation)
         return None
 
+    def export_seconds(self) -> float:
+        """Seconds spent writing result files, over every operation."""
+        return sum(operation.export_s for operation in self._operations.values())
+
     def expire_results(self) -> None:
         """Result files of the operations so far are gone: their URLs answer 404."""
         for operation in self._operations.values():
@@ -191,6 +198,7 @@ class BulkOperations:
 
         document = parse(operation.query)
         page = BulkPage(after=None, size=MAX_PAGE_SIZE, has_next=True)
+        started = time.perf_counter()
         try:
             with self._path(operation).open("w", encoding="utf-8") as out:
                 while page.has_next and not self._stopping.is_set():
@@ -204,7 +212,9 @@ class BulkOperations:
                         operation.fail_with = "INTERNAL_SERVER_ERROR"
                         return
                     self._write_slice(operation, result.data, out)
+                    time.sleep(_YIELD_S)  # a lock is not fair: let waiting requests in between slices
         finally:
+            operation.export_s = time.perf_counter() - started
             operation.written.set()
 
     def _write_slice(self, operation: _Operation, data: dict[str, Any], out: IO[str]) -> None:

@@ -49,9 +49,9 @@ class UpdatedAtOrder:
         candidates = [unpack(base[-1])[0]] if base else []
         return max([*candidates, *(unpack(key)[0] for key in self._tail[-1:])], default=0)
 
-    def touch(self, index: int) -> int:
-        """Give the record an ``updatedAt`` one second past every other; returns it."""
-        moment = self.latest() + 1
+    def touch(self, index: int, *, not_before: int = 0) -> int:
+        """Give the record an ``updatedAt`` one second past every other, and at least ``not_before``; returns it."""
+        moment = max(self.latest() + 1, not_before)
         self._moved[index] = moment
         self._tail.append(pack(moment, index))
         return moment

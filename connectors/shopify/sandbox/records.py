@@ -1,7 +1,8 @@
 """The shop's records as the GraphQL Admin API returns them, with the changes tests make on top of the generated data.
 
-Only the changes are stored (a touched ``updatedAt``, edited customer fields, added refunds, cancellations), so a
-shop of 100,000 orders stays small. Fields that start with ``_`` are internal links resolved by the schema.
+Only the changes are stored (a touched ``updatedAt``, edited customer fields and email consent, added refunds,
+cancellations), so a shop of 100,000 orders stays small; code discounts created through the API sit beside
+them. Fields that start with ``_`` are internal links resolved by the schema.
 """
 
 from __future__ import annotations
@@ -24,22 +25,25 @@ from connectors.shopify.sandbox.data import (
     money,
     unit,
 )
+from connectors.shopify.sandbox.discounts import DiscountCodes
 from connectors.shopify.sandbox.ordering import UpdatedAtOrder, pack
 
 KINDS = ("customers", "orders")
 GID_TYPES = {"customers": "Customer", "orders": "Order"}
 ID_BASES = {"customers": CUSTOMER_ID_BASE, "orders": ORDER_ID_BASE}
-CUSTOMER_FIELDS = frozenset({"first_name", "last_name", "email", "phone", "tags", "note"})
+CUSTOMER_FIELDS = frozenset({"first_name", "last_name", "email", "phone", "tags", "note", "email_marketing_consent"})
 
 
 class ShopRecords:
     """Customers and orders numbered from 1; ``customer(i)`` / ``order(i)`` render one. Not thread-safe."""
 
-    def __init__(self, *, customers: int, orders: int, seed: int) -> None:
+    def __init__(self, *, customers: int, orders: int, seed: int, clock: Callable[[], float] = lambda: 0.0) -> None:
         self.data = ShopData(customers=customers, orders=orders, seed=seed)
+        self._clock = clock
         self.order_by_updated = {kind: UpdatedAtOrder(self.count(kind), self._updated_at_of(kind)) for kind in KINDS}
         self._customer_changes: dict[int, dict[str, Any]] = {}
         self._metafields: dict[int, dict[tuple[str, str], dict[str, Any]]] = {}
+        self.discounts = DiscountCodes()
         self._added_refunds: dict[int, list[Refund]] = {}
         self._cancellations: dict[int, Cancellation] = {}
         self._next_refund = REFUND_ID_BASE + 10 * (orders + 1)
@@ -75,8 +79,8 @@ class ShopRecords:
     # ── changes made by tests ──────────────────────────────────────────────────────────────────────
 
     def touch(self, kind: str, index: int) -> int:
-        """Bump ``updatedAt`` past every other record's, as any edit in the admin does; returns it."""
-        return self.order_by_updated[kind].touch(index)
+        """Bump ``updatedAt`` to now (``clock``), and past every other record's, as an edit in the admin does."""
+        return self.order_by_updated[kind].touch(index, not_before=int(self._clock()))
 
     def update_customer(self, index: int, **changes: Any) -> None:
         """Edit customer fields (``first_name``, ``email``, ``tags`` …) and bump ``updatedAt``."""
@@ -145,6 +149,11 @@ class ShopRecords:
         email = person["email"]
         created = self.data.created_at("customers", index)
         subscribed = email is not None and unit(seed, "customers", index, "consent") < 0.45
+        generated_consent = {
+            "marketingState": "SUBSCRIBED" if subscribed else "NOT_SUBSCRIBED",
+            "marketingOptInLevel": "SINGLE_OPT_IN" if subscribed else None,
+            "consentUpdatedAt": iso_utc(created) if subscribed else None,
+        }
         return {
             "id": self.global_id("customers", index),
             "firstName": person["first_name"],
@@ -158,11 +167,7 @@ class ShopRecords:
             "tags": list(person["tags"]) if "tags" in person else (["店頭登録"] if twin else []),
             "note": person.get("note"),
             "state": "ENABLED" if not twin else "DISABLED",
-            "emailMarketingConsent": {
-                "marketingState": "SUBSCRIBED" if subscribed else "NOT_SUBSCRIBED",
-                "marketingOptInLevel": "SINGLE_OPT_IN" if subscribed else None,
-                "consentUpdatedAt": iso_utc(created) if subscribed else None,
-            }
+            "emailMarketingConsent": person.get("email_marketing_consent", generated_consent)
             if email is not None
             else None,
             "defaultAddress": _address(index, person),

@@ -8,10 +8,17 @@ from typing import TYPE_CHECKING, Any
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_schema
 
 from connectors.shopify.sandbox.connections import BulkPage, list_connection, record_connection
+from connectors.shopify.sandbox.discounts import code_discount_node_by_code, discount_code_basic_create
 from connectors.shopify.sandbox.records import KINDS, ShopRecords
 from connectors.shopify.sandbox.sdl import SDL
 from connectors.shopify.sandbox.sdl_writes import WRITES_SDL
-from connectors.shopify.sandbox.writes import customer_metafield, metafields_set, tags_add, tags_remove
+from connectors.shopify.sandbox.writes import (
+    customer_email_marketing_consent_update,
+    customer_metafield,
+    metafields_set,
+    tags_add,
+    tags_remove,
+)
 
 if TYPE_CHECKING:
     from connectors.shopify.sandbox.bulk import BulkOperations
@@ -90,6 +97,18 @@ def _metafields_set(_root: Any, info: Info, metafields: list[dict[str, Any]]) ->
     return metafields_set(_context(info).records, metafields)
 
 
+def _consent_update(_root: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+    return customer_email_marketing_consent_update(_context(info).records, input)
+
+
+def _discount_create(_root: Any, info: Info, basicCodeDiscount: dict[str, Any]) -> dict[str, Any]:
+    return discount_code_basic_create(_context(info).records, basicCodeDiscount)
+
+
+def _discount_by_code(_root: Any, info: Info, code: str) -> dict[str, Any] | None:
+    return code_discount_node_by_code(_context(info).records, code)
+
+
 def _customer_metafield(customer: dict[str, Any], info: Info, key: str, namespace: str | None = None) -> Any:
     return customer_metafield(_context(info).records, customer["id"], namespace, key)
 
@@ -122,11 +141,14 @@ def build_shop_schema() -> GraphQLSchema:
         ("QueryRoot", "order"): _one_record("orders"),
         ("QueryRoot", "node"): _node,
         ("QueryRoot", "currentBulkOperation"): _current_bulk_operation,
+        ("QueryRoot", "codeDiscountNodeByCode"): _discount_by_code,
         ("Mutation", "bulkOperationRunQuery"): _run_bulk_query,
         ("Mutation", "bulkOperationCancel"): _cancel_bulk_operation,
         ("Mutation", "tagsAdd"): _tags_add,
         ("Mutation", "tagsRemove"): _tags_remove,
         ("Mutation", "metafieldsSet"): _metafields_set,
+        ("Mutation", "customerEmailMarketingConsentUpdate"): _consent_update,
+        ("Mutation", "discountCodeBasicCreate"): _discount_create,
         ("Customer", "metafield"): _customer_metafield,
         ("Order", "lineItems"): _line_items,
         ("Order", "customer"): _order_customer,

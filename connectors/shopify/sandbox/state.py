@@ -45,6 +45,8 @@ class LoggedRequest:
     path: str
     status: int
     requested_cost: int | None = None
+    seconds: float = 0.0
+    """How long the sandbox took to answer."""
 
 
 @dataclass
@@ -72,7 +74,7 @@ class SandboxState:
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         self.stopping = threading.Event()
-        self.records = ShopRecords(customers=self.customers, orders=self.orders, seed=self.seed)
+        self.records = ShopRecords(customers=self.customers, orders=self.orders, seed=self.seed, clock=self.wall_clock)
         self.bucket = CostBucket(self.maximum_available, self.restore_rate, self.clock)
         self.bulk = BulkOperations(
             self.records,
@@ -132,6 +134,16 @@ class SandboxState:
                 if (original := data.twin_of(index)) is not None
             ]
 
+    def discount(self, code: str) -> dict[str, Any] | None:
+        """The ``DiscountCodeNode`` created with ``code`` (in any case), as ``codeDiscountNodeByCode`` has it."""
+        with self.lock:
+            return self.records.discounts.find(code)
+
+    def discount_count(self) -> int:
+        """How many code discounts were created."""
+        with self.lock:
+            return len(self.records.discounts)
+
     def _index(self, kind: str, global_id: str) -> int:
         index = self.records.index_of(kind, global_id)
         if index is None:
@@ -160,10 +172,10 @@ class SandboxState:
         """The next ``n`` answers carry broken records (null id, unreadable time, amount in words)."""
         self._queue(Fault("garbage", n))
 
-    def fail_next_bulk_operation(self, error_code: str = "INTERNAL_SERVER_ERROR") -> None:
-        """The next bulk operation ends FAILED with ``error_code``."""
+    def fail_next_bulk_operation(self, error_code: str = "INTERNAL_SERVER_ERROR", times: int = 1) -> None:
+        """The next ``times`` bulk operations end FAILED with ``error_code``."""
         with self.lock:
-            self.bulk.fail_next(error_code)
+            self.bulk.fail_next(error_code, times)
 
     def fail_next_export(self) -> None:
         """``fail_next_bulk_operation``, under the conformance kit's name."""
@@ -198,10 +210,15 @@ class SandboxState:
 
     # ── request log ────────────────────────────────────────────────────────────────────────────────
 
-    def log(self, path: str, status: int, requested_cost: int | None = None) -> None:
+    def log(self, path: str, status: int, requested_cost: int | None = None, seconds: float = 0.0) -> None:
         """Record an answered request."""
         with self.lock:
-            self.requests.append(LoggedRequest(path, status, requested_cost))
+            self.requests.append(LoggedRequest(path, status, requested_cost, seconds))
+
+    def busy_seconds(self) -> float:
+        """Seconds the sandbox spent answering requests and running bulk exports (for benchmarks)."""
+        with self.lock:
+            return sum(request.seconds for request in self.requests) + self.bulk.export_seconds()
 
     # ── webhooks ───────────────────────────────────────────────────────────────────────────────────
 

@@ -10,6 +10,11 @@ top-level ``invalid id`` error (◐ forum); a global id of no customer is a user
 namespace has 3–255 and a key 2–64 letters, digits, ``-`` or ``_``; no namespace means the app-reserved one;
 a new metafield needs a ``type``; the value must fit the type (shopify.dev ``MetafieldsSetInput``,
 ``MetafieldsSetUserErrorCode``).
+
+``customerEmailMarketingConsentUpdate`` records a customer's email consent: only ``SUBSCRIBED``,
+``UNSUBSCRIBED`` and ``PENDING`` may be set, and only on a customer with an email address (shopify.dev); the
+consent is read back through ``Customer.emailMarketingConsent``, and without ``consentUpdatedAt`` it is dated
+now. It bumps the customer's ``updatedAt``.
 """
 
 from __future__ import annotations
@@ -17,16 +22,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
 
-from connectors.shopify.sandbox.records import ShopRecords
+from connectors.shopify.sandbox.data import iso_utc
+
+if TYPE_CHECKING:  # the records hold the discounts, whose module imports this one
+    from connectors.shopify.sandbox.records import ShopRecords
 
 MAX_TAGS = 250
 MAX_TAG_LENGTH = 255
 MAX_METAFIELDS = 25
+SETTABLE_CONSENT_STATES = ("SUBSCRIBED", "UNSUBSCRIBED", "PENDING")
 APP_NAMESPACE = "app--sandbox"
 """Where a metafield set without a namespace lives (Shopify: ``app--<app id>``, reserved to the app)."""
 
@@ -37,7 +47,7 @@ _INTEGER_LIMIT = 9_007_199_254_740_991
 
 def tags_add(records: ShopRecords, customer_id: str, tags: Sequence[str]) -> dict[str, Any]:
     """``TagsAddPayload``: the customer with ``tags`` added, or userErrors and no change."""
-    index = _customer(records, customer_id)
+    index = customer_index(records, customer_id)
     if index is None:
         return _no_customer()
     held = records.customer(index)["tags"]
@@ -54,7 +64,7 @@ def tags_add(records: ShopRecords, customer_id: str, tags: Sequence[str]) -> dic
 
 def tags_remove(records: ShopRecords, customer_id: str, tags: Sequence[str]) -> dict[str, Any]:
     """``TagsRemovePayload``: the customer without ``tags`` (absent ones ignored), or a userError."""
-    index = _customer(records, customer_id)
+    index = customer_index(records, customer_id)
     if index is None:
         return _no_customer()
     held = records.customer(index)["tags"]
@@ -75,7 +85,7 @@ def metafields_set(records: ShopRecords, inputs: Sequence[Mapping[str, Any]]) ->
         message = f"Exceeded the maximum metafields input limit of {MAX_METAFIELDS}."
         error = {"field": ["metafields"], "message": message, "code": "LESS_THAN_OR_EQUAL_TO", "elementIndex": None}
         return {"metafields": None, "userErrors": [error]}
-    owners = [_customer(records, item.get("ownerId")) for item in inputs]
+    owners = [customer_index(records, item.get("ownerId")) for item in inputs]
     errors = [error for position, item in enumerate(inputs) for error in _check(records, position, item, owners)]
     if errors:
         return {"metafields": None, "userErrors": errors}
@@ -85,6 +95,27 @@ def metafields_set(records: ShopRecords, inputs: Sequence[Mapping[str, Any]]) ->
         if owner is not None
     ]
     return {"metafields": written, "userErrors": []}
+
+
+def customer_email_marketing_consent_update(records: ShopRecords, item: Mapping[str, Any]) -> dict[str, Any]:
+    """``CustomerEmailMarketingConsentUpdatePayload``: the customer with the consent recorded, or a userError."""
+    index = customer_index(records, item["customerId"])
+    consent = item["emailMarketingConsent"]
+    if index is None:
+        return _consent_refused(["customerId"], "INVALID", "Customer does not exist")
+    if records.customer(index)["email"] is None:
+        return _consent_refused(["customerId"], "INVALID", "Customer must have an email address")
+    if consent["marketingState"] not in SETTABLE_CONSENT_STATES:
+        states = ", ".join(SETTABLE_CONSENT_STATES)
+        return _consent_refused(["emailMarketingConsent", "marketingState"], "INCLUSION", f"must be one of {states}")
+    updated_at = datetime_input(consent.get("consentUpdatedAt"))
+    if consent.get("consentUpdatedAt") is not None and updated_at is None:
+        return _consent_refused(["emailMarketingConsent", "consentUpdatedAt"], "INVALID", "is not a date and time")
+    stamp = iso_utc(int(updated_at.timestamp()) if updated_at else records.touch("customers", index))
+    state = {"marketingState": consent["marketingState"], "marketingOptInLevel": consent.get("marketingOptInLevel"),
+             "consentUpdatedAt": stamp}  # fmt: skip
+    records.update_customer(index, email_marketing_consent=state)
+    return {"customer": records.customer(index), "userErrors": []}
 
 
 def customer_metafield(records: ShopRecords, customer_id: str, namespace: str | None, key: str) -> Any:
@@ -171,11 +202,24 @@ def _type(records: ShopRecords, owner: int, item: Mapping[str, Any]) -> str:
     return str(item.get("type") or (known or {}).get("type"))
 
 
-def _customer(records: ShopRecords, global_id: Any) -> int | None:
+def customer_index(records: ShopRecords, global_id: Any) -> int | None:
     """The customer behind a global id; a string that is no global id at all is a top-level error."""
     if not isinstance(global_id, str) or not _GLOBAL_ID.fullmatch(global_id):
         raise GraphQLError("invalid id")
     return records.index_of("customers", global_id)
+
+
+def datetime_input(value: Any) -> datetime | None:
+    """A ``DateTime`` argument as a moment, or ``None`` if absent, unreadable or without an offset."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
+def _consent_refused(field: list[str], code: str, message: str) -> dict[str, Any]:
+    return {"customer": None, "userErrors": [{"field": ["input", *field], "message": message, "code": code}]}
 
 
 def _no_customer() -> dict[str, Any]:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import httpx
+import pytest
 
 from connectors.shopify import ShopifyConfig, ShopifyConnector
 from connectors.shopify.sandbox import SandboxServer
 from core.sync.retry import RetryPolicy
+from hub.runtime import Hub, init_hub
+from hub.settings import HubSettings
 
 ROOMY_BUCKET = {"maximum_available": 50_000.0, "restore_rate": 2_000.0}
 """A cost bucket the kit's many re-reads never empty (restore rate of Shopify's Enterprise plan): these tests
@@ -35,7 +41,13 @@ class FakeTime:
         self.now += seconds
 
 
-def shopify_connector(server: SandboxServer, *, retry: RetryPolicy = NO_RETRY, **settings: Any) -> ShopifyConnector:
+def shopify_connector(
+    server: SandboxServer,
+    *,
+    retry: RetryPolicy = NO_RETRY,
+    transport: httpx.BaseTransport | None = None,
+    **settings: Any,
+) -> ShopifyConnector:
     """A connector for ``server``: 10 customers or 10 orders a page or backfill batch, polls of bulk operations
     every 20 ms, 2 s request deadline, retries off."""
     config = ShopifyConfig(
@@ -48,4 +60,34 @@ def shopify_connector(server: SandboxServer, *, retry: RetryPolicy = NO_RETRY, *
         token=server.access_token,
         webhook_secrets=(server.state.webhook_secret,),
         retry=retry,
+        transport=transport,
     )
+
+
+SHOPIFY_HUB_TOML = """
+[connectors.{instance}]
+type = "shopify"
+shop_url = "{url}"
+token_env = "TEST_SHOPIFY_TOKEN"
+webhook_secret_env = "TEST_SHOPIFY_WEBHOOK_SECRETS"
+"""
+
+
+def shopify_hub(
+    shop: SandboxServer, home: Path, monkeypatch: pytest.MonkeyPatch, *, instance: str, loyalty_toml: str | None = None
+) -> Hub:
+    """A hub on a SQLite file under ``home`` with one Shopify instance on ``shop`` (and loyalty rules if given)."""
+    monkeypatch.setenv("TEST_SHOPIFY_TOKEN", shop.access_token)
+    monkeypatch.setenv("TEST_SHOPIFY_WEBHOOK_SECRETS", shop.state.webhook_secret)
+    data = home / "data"
+    data.mkdir()
+    (data / "hub.toml").write_text(SHOPIFY_HUB_TOML.format(instance=instance, url=shop.url), encoding="utf-8")
+    rules = None
+    if loyalty_toml is not None:
+        rules = data / "loyalty.toml"
+        rules.write_text(loyalty_toml, encoding="utf-8")
+    settings = HubSettings(
+        data, home / "keys" / "keyring.json", f"sqlite:///{data / 'hub.db'}", data / "hub.toml", rules
+    )
+    opened, _ = init_hub(settings)
+    return opened

@@ -50,9 +50,9 @@ def metafield(shop: SandboxServer, customer_id: str, key: str) -> dict[str, Any]
     return shop.state.records.metafield(index, "memberhub", key)
 
 
-def test_the_connector_is_an_outbound_writer_of_rank_and_segment_messages(connector):
+def test_the_connector_is_an_outbound_writer_of_rank_segment_coupon_and_consent_messages(connector):
     assert isinstance(connector, OutboundWriter)
-    assert set(connector.outbound_kinds) == {"member.rank", "member.segments"}
+    assert set(connector.outbound_kinds) == {"member.rank", "member.segments", "coupon.issued", "member.consent"}
 
 
 def test_a_rank_change_from_bronze_to_silver_swaps_the_tag_and_sets_the_metafields(shop, connector, customer):

@@ -1,0 +1,148 @@
+"""End to end through the hub: a survey answered in another system issues a coupon, and an email consent
+changes there; the outbox dispatcher turns them into a discount code and a consent on the member's customer in
+the Shopify emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from connectors.shopify.sandbox import SandboxServer
+from core.records import CanonicalRecord, ConsentChange, Profile, SurveyResponse
+from core.store import models
+from core.sync.consent_messages import ConsentMessages
+from hub.runtime import Hub, init_hub
+from hub.settings import HubSettings
+
+SHOP = "shopify-tokyo"
+HUB_TOML = """
+[connectors.shopify-tokyo]
+type = "shopify"
+shop_url = "{url}"
+token_env = "TEST_SHOPIFY_TOKEN"
+"""
+LOYALTY_TOML = """
+version = "e2e-coupons"
+
+[earning]
+points_per_yen = 0.01
+
+[expiry]
+policy = "never"
+
+[ranks]
+
+[[ranks.levels]]
+code = "regular"
+name_ja = "レギュラー"
+name_en = "Regular"
+threshold = 0
+multiplier = 1.0
+
+[[coupons]]
+code = "apology-500"
+kind = "apology"
+name_ja = "お詫びクーポン（500円引き）"
+name_en = "Apology coupon (500 yen off)"
+prefix = "OWABI"
+value_type = "amount"
+value = 500
+valid_days = 30
+max_uses = 1
+email_destination = "shopify-tokyo"
+
+[[surveys.rules]]
+code = "low-satisfaction"
+survey_code = "post-purchase"
+when = { question = "satisfaction", op = "<=", value = 2 }
+issue_coupon = "apology-500"
+"""
+
+
+@pytest.fixture
+def shop() -> Iterator[SandboxServer]:
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hub(shop: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
+    monkeypatch.setenv("TEST_SHOPIFY_TOKEN", shop.access_token)
+    monkeypatch.setenv("SHOPIFY_WEBHOOK_SECRETS", shop.state.webhook_secret)  # the default webhook_secret_env
+    home = tmp_path / "data"
+    home.mkdir()
+    (home / "hub.toml").write_text(HUB_TOML.format(url=shop.url), encoding="utf-8")
+    (home / "loyalty.toml").write_text(LOYALTY_TOML, encoding="utf-8")
+    settings = HubSettings(home, tmp_path / "keys" / "keyring.json", f"sqlite:///{home / 'hub.db'}",
+                           home / "hub.toml", home / "loyalty.toml")  # fmt: skip
+    opened, _ = init_hub(settings)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def customer(shop: SandboxServer, hub: Hub) -> str:
+    """A shop customer the hub knows as a member, and knows again as ``m-1`` of the mailing system (one email)."""
+    global_id = next(g for g in shop.record_ids("customers") if shop.state.record("customers", g)["email"])
+    email = shop.state.record("customers", global_id)["email"]
+    now = datetime.now(UTC)
+    store(hub, *(Profile(source=source, external_id=external_id, source_updated_at=now, email=email,
+                         email_verified=True)
+                 for source, external_id in ((SHOP, global_id), ("mailer", "m-1"))))  # fmt: skip
+    return global_id
+
+
+def store(hub: Hub, *records: CanonicalRecord) -> None:
+    """Records synced from a source: stored and acted on in one transaction, consent messages included."""
+    with hub.engine.begin() as conn:
+        hub.sink.apply(conn, list(records))
+        changes = [record for record in records if isinstance(record, ConsentChange)]
+        ConsentMessages([SHOP], hub.outbox).send(conn, changes, datetime.now(UTC))
+
+
+def statuses(hub: Hub, kind: str) -> list[str]:
+    with hub.engine.connect() as conn:
+        return list(conn.scalars(select(models.OutboxMessage.status).where(models.OutboxMessage.kind == kind)))
+
+
+def test_a_coupon_issued_for_a_survey_answer_becomes_the_customers_discount_code_once(shop, hub, customer):
+    answered = datetime.now(UTC) - timedelta(hours=1)
+    unhappy = SurveyResponse(source="mailer", external_id="r-1", source_updated_at=answered, answered_at=answered,
+                             survey_code="post-purchase", customer_external_id="m-1",
+                             answers={"satisfaction": "1"})  # fmt: skip
+    store(hub, unhappy)
+
+    reports = hub.dispatcher.dispatch_due()
+    with hub.engine.begin() as conn:  # the delivery's acknowledgement is lost: the dispatcher sends it again
+        conn.execute(update(models.OutboxMessage).values(status="pending", next_attempt_at=datetime.now(UTC)))
+    again = hub.dispatcher.dispatch_due()
+
+    with hub.engine.connect() as conn:
+        code = conn.scalars(select(models.Coupon.code)).one()
+    node = shop.state.discount(code)
+    assert [(report.destination, report.delivered, report.failed) for report in (*reports, *again)] == [
+        (SHOP, 1, 0), (SHOP, 1, 0),
+    ]  # fmt: skip
+    assert statuses(hub, "coupon.issued") == ["delivered"]
+    assert node is not None
+    assert [person["id"] for person in node["codeDiscount"]["customerSelection"]["customers"]] == [customer]
+    assert shop.state.discount_count() == 1
+
+
+def test_an_unsubscribe_in_the_mailing_system_reaches_the_shopify_customer(shop, hub, customer):
+    changed = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    store(hub, ConsentChange(source="mailer", external_id="u-1", source_updated_at=changed, channel="email",
+                             subscribed=False, changed_at=changed, customer_external_id="m-1"))  # fmt: skip
+
+    hub.dispatcher.dispatch_due()
+
+    held = shop.state.record("customers", customer)["emailMarketingConsent"]
+    assert statuses(hub, "member.consent") == ["delivered"]
+    assert (held["marketingState"], held["consentUpdatedAt"]) == (
+        "UNSUBSCRIBED",
+        changed.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
