@@ -99,6 +99,13 @@ class RetryableError(SyncError):
         self.status = status
 
 
+class StillRunningError(RetryableError):
+    """The system is still preparing an export this run waited for; the next run goes on waiting.
+
+    Not a failure of the system: the engine does not count it against the circuit breaker.
+    """
+
+
 class PermanentError(SyncError):
     """A failure that retrying cannot fix (4xx validation, auth): reported, never retried."""
 

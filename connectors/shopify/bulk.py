@@ -24,7 +24,7 @@ import httpx
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.config import ShopifyConfig
 from connectors.shopify.queries import BULK_CURRENT, BULK_OPERATION, BULK_RUN
-from core.errors import ConfigError, PermanentError, RetryableError
+from core.errors import ConfigError, PermanentError, RetryableError, StillRunningError
 from core.sync.contract import Rejected
 
 FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELED", "EXPIRED"})
@@ -137,7 +137,9 @@ class BulkExporter:
             status = _status(node)
             if status.status in FINISHED:
                 return status
-            self._pause(deadline, f"bulk operation still {status.status} after {self._max_wait_s:.0f} s")
+            self._pause(
+                deadline, f"bulk operation still {status.status} after {self._max_wait_s:.0f} s", StillRunningError
+            )
 
     def objects(self, url: str, offset: int, children: Mapping[str, str]) -> Iterator[BulkObject]:
         """The result's root objects from byte ``offset`` on, each with its children under ``children[type]``.
@@ -203,9 +205,9 @@ class BulkExporter:
         except httpx.TransportError as error:
             raise RetryableError(f"GET bulk result: {type(error).__name__}") from None
 
-    def _pause(self, deadline: float, message: str) -> None:
+    def _pause(self, deadline: float, message: str, error: type[RetryableError] = RetryableError) -> None:
         if self._clock() + self._poll_interval_s > deadline:
-            raise RetryableError(message)
+            raise error(message)
         self._sleep(self._poll_interval_s)
         self.waited_s += self._poll_interval_s
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from core.errors import ConfigError, MemberHubError, StreamBusyError
+from core.errors import ConfigError, MemberHubError, StillRunningError, StreamBusyError
 from core.events import Publish, no_observers
 from core.logs import get_logger
 from core.records import CanonicalRecord
@@ -176,15 +176,19 @@ class SyncEngine:
             if lane == "backfill":
                 self._end_backfill(run)
             return self._finish(run, "succeeded")
-        if failure.error_class != "Interrupted":  # a shutdown says nothing about the connector's health
+        if failure.error_class not in _HEALTHY_ENDINGS:
             breaker.record_failure(failure.error_class)
         status = "partial" if run.read else "failed"
         return self._finish(run, status, failure.error_class, failure.message)
 
     def _start_cursor(self, stored: str | None, config: InstanceConfig, lane: str) -> str | None:
-        cursor = StreamCursor.from_json(stored)
-        if lane == "incremental":
-            cursor = cursor.for_new_run(timedelta(seconds=config.lookback_s))
+        """Where a run starts: a backfill where it stopped, an incremental run at its mark minus the lookback.
+
+        A backfill's cursor may be the connector's own (``Backfiller``), so it is passed on as stored.
+        """
+        if lane == "backfill" or not stored:
+            return stored
+        cursor = StreamCursor.from_json(stored).for_new_run(timedelta(seconds=config.lookback_s))
         return None if cursor == StreamCursor() else cursor.to_json()
 
     def _pump(self, run: _Run, cursor: str | None) -> ReaderFailure | None:
@@ -284,6 +288,10 @@ class SyncEngine:
             error_class,
             message,
         )
+
+
+_HEALTHY_ENDINGS = frozenset({"Interrupted", StillRunningError.__name__})
+"""Failures that say nothing about the connector's health: a shutdown, an export the system is still preparing."""
 
 
 @cache

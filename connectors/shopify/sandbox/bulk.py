@@ -155,6 +155,11 @@ class BulkOperations:
                 return self._path(operation)
         return None
 
+    @property
+    def started(self) -> int:
+        """How many operations were started."""
+        return len(self._operations)
+
     def export_seconds(self) -> float:
         """Seconds spent writing result files, over every operation."""
         return sum(operation.export_s for operation in self._operations.values())

@@ -70,18 +70,28 @@ type = "shopify"
 shop_url = "{url}"
 token_env = "TEST_SHOPIFY_TOKEN"
 webhook_secret_env = "TEST_SHOPIFY_WEBHOOK_SECRETS"
+{settings}
 """
 
 
 def shopify_hub(
-    shop: SandboxServer, home: Path, monkeypatch: pytest.MonkeyPatch, *, instance: str, loyalty_toml: str | None = None
+    shop: SandboxServer,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    instance: str,
+    loyalty_toml: str | None = None,
+    settings: str = "",
 ) -> Hub:
-    """A hub on a SQLite file under ``home`` with one Shopify instance on ``shop`` (and loyalty rules if given)."""
+    """A hub on a SQLite file under ``home`` with one Shopify instance on ``shop`` (more of its ``settings`` as
+    TOML lines), and loyalty rules if given."""
     monkeypatch.setenv("TEST_SHOPIFY_TOKEN", shop.access_token)
     monkeypatch.setenv("TEST_SHOPIFY_WEBHOOK_SECRETS", shop.state.webhook_secret)
     data = home / "data"
     data.mkdir()
-    (data / "hub.toml").write_text(SHOPIFY_HUB_TOML.format(instance=instance, url=shop.url), encoding="utf-8")
+    (data / "hub.toml").write_text(
+        SHOPIFY_HUB_TOML.format(instance=instance, url=shop.url, settings=settings), encoding="utf-8"
+    )
     rules = None
     if loyalty_toml is not None:
         rules = data / "loyalty.toml"

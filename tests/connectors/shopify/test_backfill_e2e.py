@@ -66,3 +66,25 @@ def test_a_backfill_never_moves_the_incremental_cursor_back(shop, hub):
 def _cursor(hub: Hub, stream: str) -> str | None:
     with read_only(hub.engine).connect() as conn:
         return sync_repo.load_cursor(conn, SHOP, stream)
+
+
+def test_an_export_longer_than_a_run_is_waited_on_by_the_next_run_and_never_opens_the_breaker(tmp_path, monkeypatch):
+    with SandboxServer(bulk_polls_to_finish=1_000) as slow:
+        hub = shopify_hub(
+            slow, tmp_path, monkeypatch, instance=SHOP, settings="bulk_max_wait_s = 0.3\nbulk_poll_interval_s = 0.05"
+        )
+        try:
+            waiting = [hub.sync.run(SHOP, "customers", full_refresh=True) for _ in range(6)]
+            slow.state.bulk.polls_to_finish = 1
+            done = hub.sync.run(SHOP, "customers", full_refresh=True)
+            with read_only(hub.engine).connect() as conn:
+                breaker = conn.execute(
+                    select(models.CircuitBreakerState.state, models.CircuitBreakerState.consecutive_failures)
+                ).first()
+        finally:
+            hub.close()
+
+    assert {(report.status, report.error_class) for report in waiting} == {("failed", "StillRunningError")}
+    assert breaker is None or tuple(breaker) == ("closed", 0)
+    assert done.status == "succeeded" and done.records_read == len(slow.record_ids("customers"))
+    assert slow.state.bulk.started == 1

@@ -13,7 +13,7 @@ from connectors.shopify.client import ShopifyClient
 from connectors.shopify.config import ShopifyConfig
 from connectors.shopify.queries import BULK_RUN
 from connectors.shopify.sandbox import SandboxServer
-from core.errors import PermanentError, RetryableError
+from core.errors import PermanentError, RetryableError, StillRunningError
 from core.sync.conformance_batches import backfill_all, records_of
 from core.sync.contract import Rejected
 from core.sync.cursor import StreamCursor
@@ -199,3 +199,17 @@ def test_fifty_thousand_orders_come_through_one_bulk_operation_exactly_once():
     assert sum(len(record.lines) for record in records[::500]) == lines  # spot check: every line item attached
     assert max(len(batch.records) for batch in batches) == 1_000
     assert started_operations(transport) == 1
+
+
+def test_an_export_still_running_at_the_wait_limit_ends_the_run_and_the_next_run_waits_on():
+    with SandboxServer(bulk_polls_to_finish=1_000) as slow:
+        connector = shopify_connector(slow, bulk_max_wait_s=0.1)
+        batches = connector.backfill("customers", None)
+        checkpoint = next(batches)
+        with pytest.raises(StillRunningError, match="still RUNNING"):
+            next(batches)
+        slow.state.bulk.polls_to_finish = 1
+
+        rest = backfill_all(shopify_connector(slow), "customers", checkpoint.cursor)
+
+        assert sorted(record.external_id for record in records_of(rest)) == sorted(slow.record_ids("customers"))
