@@ -35,8 +35,7 @@ from connectors.shopify.writers_messages import (
     shopify_customer,
 )
 from core.errors import PermanentError
-from core.loyalty.surveys import COUPON_MESSAGE
-from core.sync.contract import CONSENT_MESSAGE, RANK_MESSAGE, SEGMENTS_MESSAGE, OutboundMessage
+from core.sync.contract import CONSENT_MESSAGE, COUPON_MESSAGE, RANK_MESSAGE, SEGMENTS_MESSAGE, OutboundMessage
 
 # The syntax of rank and segment codes in the loyalty rules: no comma, so a code never splits a tag in two.
 _Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]

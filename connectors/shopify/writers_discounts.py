@@ -1,11 +1,12 @@
 """``coupon.issued`` → a basic code discount in the shop (``discountCodeBasicCreate``), once per coupon.
 
-The coupon (payload of ``core.loyalty.surveys``, docs/loyalty.md) maps to ``DiscountCodeBasicInput``:
+The coupon (payload of ``core.loyalty.coupon_messages``, docs/loyalty.md) maps to ``DiscountCodeBasicInput``:
 
 - ``code`` ← ``coupon_code``; ``title`` ← ``name_ja``, the template's name (shown in the admin and at checkout);
-- ``startsAt`` ← the moment of delivery: the payload carries no issue time, and a code cannot be used in the
-  shop before it exists, so the coupon's validity is unchanged; ``endsAt`` ← ``expires_at`` (exclusive in
-  the hub, the moment the discount stops in Shopify). A coupon already expired is refused, not created;
+- ``startsAt`` ← ``issued_at``, the coupon's validity in the hub (a code cannot be used in the shop before it
+  exists anyway); a message written before payloads carried it starts at the moment of delivery;
+  ``endsAt`` ← ``expires_at`` (exclusive in the hub, the moment the discount stops in Shopify). A coupon
+  already expired is refused, not created;
 - ``customerSelection`` ← that customer (``customers.add``) when the payload names one; without a customer
   id, all customers (the code is then the only key, as on a printed coupon). ``customerSelection`` is
   deprecated from 2025-10 for ``context``, but is the one field every supported API version has;
@@ -58,6 +59,7 @@ class CouponIssued(MessagePayload):
     value_type: Literal["amount", "percent"]
     value: Annotated[int, Field(ge=1, le=1_000_000)]
     max_uses: Annotated[int, Field(ge=1, le=1000)]
+    issued_at: AwareDatetime | None = None
     expires_at: AwareDatetime
 
     @model_validator(mode="after")
@@ -107,7 +109,7 @@ def _discount_input(coupon: CouponIssued, now: datetime, selection: dict[str, An
     return {
         "title": coupon.name_ja,
         "code": coupon.coupon_code,
-        "startsAt": now.isoformat(timespec="seconds"),
+        "startsAt": (coupon.issued_at or now).isoformat(timespec="seconds"),
         "endsAt": coupon.expires_at.isoformat(),
         "customerSelection": selection,
         "customerGets": {"value": value, "items": {"all": True}},

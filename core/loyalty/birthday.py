@@ -2,9 +2,10 @@
 
 The birthday is the cluster root's (a merge keeps the cluster's profile on the root). The benefit is keyed
 ``birthday:<JST year>:<root id>`` — points through the ledger (a positive ``adjust`` lot), or a coupon of
-the configured template — and a cluster that had one this year under any member (a root that has since been
-merged into another) gets none again. The job must run at least once in each month: a month missed is not
-caught up. Birthdays are decrypted a partition at a time and never leave this module.
+the configured template, told to the template's ``email_destination`` like every coupon
+(``core.loyalty.coupon_messages``) — and a cluster that had one this year under any member (a root that has
+since been merged into another) gets none again. The job must run at least once in each month: a month
+missed is not caught up. Birthdays are decrypted a partition at a time and never leave this module.
 """
 
 from __future__ import annotations
@@ -24,17 +25,22 @@ from core.loyalty.ranks import roots_through
 from core.loyalty.rules import LoyaltyRules
 from core.store import birthdays as repo
 from core.store import loyalty as loyalty_repo
+from core.sync.payloads import PayloadSealer
 
 _PARTITION = 5_000
 
 
 @dataclass(frozen=True)
 class BirthdayOutcome:
-    """What one run did: birthdays read (roots without this year's benefit), benefits given, events to publish."""
+    """What one run did: birthdays read (roots without this year's benefit), benefits given, events to publish.
+
+    ``messages`` counts the ``coupon.issued`` outbox messages written for the coupons given.
+    """
 
     read: int
     given: int
     events: tuple[DomainEvent, ...]
+    messages: int = 0
 
 
 def birthday_event(year: int, root: UUID) -> str:
@@ -43,9 +49,12 @@ def birthday_event(year: int, root: UUID) -> str:
 
 
 def give_birthday_benefits(
-    conn: Connection, rules: LoyaltyRules, sealer: MemberSealer, now: datetime
+    conn: Connection, rules: LoyaltyRules, sealer: MemberSealer, now: datetime, outbox: PayloadSealer | None
 ) -> BirthdayOutcome:
-    """Give the benefit to every cluster whose birthday month it is in Japan and that had none this year."""
+    """Give the benefit to every cluster whose birthday month it is in Japan and that had none this year.
+
+    ``sealer`` opens the birthdays; ``outbox`` seals the coupon messages (``ConfigError`` if one is needed).
+    """
     birthday = rules.birthday
     if birthday is None:
         return BirthdayOutcome(0, 0, ())
@@ -54,10 +63,9 @@ def give_birthday_benefits(
     done = set(roots_through(parents, repo.benefited_members(conn, f"birthday:{today.year}:")).values())
     read, due = _roots_born_in(conn, sealer, today.month, done)
     if birthday.benefit == "points":
-        events = _give_points(conn, rules, now, due, today.year)
-    else:
-        events = _give_coupons(conn, rules, now, due, today.year)
-    return BirthdayOutcome(read, len(due), tuple(events))
+        return BirthdayOutcome(read, len(due), tuple(_give_points(conn, rules, now, due, today.year)))
+    messages = _give_coupons(conn, rules, now, due, today.year, outbox)
+    return BirthdayOutcome(read, len(due), (), messages)
 
 
 def _roots_born_in(conn: Connection, sealer: MemberSealer, month: int, done: set[UUID]) -> tuple[int, list[UUID]]:
@@ -95,10 +103,12 @@ def _give_points(
 
 
 def _give_coupons(
-    conn: Connection, rules: LoyaltyRules, now: datetime, roots: list[UUID], year: int
-) -> list[DomainEvent]:
+    conn: Connection, rules: LoyaltyRules, now: datetime, roots: list[UUID], year: int, outbox: PayloadSealer | None
+) -> int:
+    """Issue the template's coupon to each root; returns the outbox messages written for them."""
     code = rules.birthday.coupon if rules.birthday else None
     template = rules.coupon_template(code) if code else None
     assert template is not None  # validated: the template exists
-    CouponIssuer(conn, now).issue([(root, template, birthday_event(year, root)) for root in roots])
-    return []
+    issuer = CouponIssuer(conn, now, outbox=outbox)
+    issuer.issue([(root, template, birthday_event(year, root)) for root in roots])
+    return issuer.messages

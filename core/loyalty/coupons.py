@@ -25,11 +25,13 @@ from uuid import UUID
 from sqlalchemy import Connection, Row
 
 from core.logs import get_logger
+from core.loyalty.coupon_messages import send_coupon_messages
 from core.loyalty.offer_rules import CouponTemplate
 from core.loyalty.periods import end_of_day_after
 from core.store import coupons as repo
 from core.store import identity as identity_repo
 from core.store import loyalty as loyalty_repo
+from core.sync.payloads import PayloadSealer
 
 __all__ = [
     "CODE_ALPHABET",
@@ -61,6 +63,7 @@ class IssuedCoupon:
     code: str
     member_id: UUID
     template: CouponTemplate
+    issued_at: datetime
     expires_at: datetime
     source_event: str
     new: bool
@@ -113,11 +116,18 @@ def _status(uses: int, max_uses: int, expires_at: datetime | None, now: datetime
 
 
 class CouponIssuer:
-    """Issues coupons from templates in the caller's transaction; one coupon per source event, ever."""
+    """Issues coupons from templates in the caller's transaction; one coupon per source event, ever.
 
-    def __init__(self, conn: Connection, now: datetime) -> None:
+    Each new coupon whose template names an ``email_destination`` is told there in the same transaction
+    (``core.loyalty.coupon_messages``), sealed by ``outbox``; without one, such a coupon is refused
+    (``ConfigError``). ``messages`` counts the outbox messages this issuer wrote.
+    """
+
+    def __init__(self, conn: Connection, now: datetime, *, outbox: PayloadSealer | None = None) -> None:
         self.conn = conn
         self.now = now
+        self.outbox = outbox
+        self.messages = 0
 
     def issue(self, wanted: Sequence[tuple[UUID, CouponTemplate, str]]) -> list[IssuedCoupon]:
         """Coupons for (member, template, source event) requests, in their order; existing ones are returned."""
@@ -125,13 +135,15 @@ class CouponIssuer:
         rows = [self._row(member_id, template, event) for member_id, template, event in wanted if event not in earlier]
         repo.insert_coupons(self.conn, rows)
         stored = {**earlier, **repo.coupons_by_source_event(self.conn, [row["source_event"] for row in rows])}
-        return [
+        issued = [
             IssuedCoupon(
-                stored[event].id, stored[event].code, stored[event].member_id, template, stored[event].expires_at,
-                event, new=event not in earlier,
+                stored[event].id, stored[event].code, stored[event].member_id, template, stored[event].issued_at,
+                stored[event].expires_at, event, new=event not in earlier,
             )
             for _, template, event in wanted
         ]  # fmt: skip
+        self.messages += send_coupon_messages(self.conn, self.outbox, [c for c in issued if c.new], self.now)
+        return issued
 
     def _row(self, member_id: UUID, template: CouponTemplate, source_event: str) -> dict[str, Any]:
         return {

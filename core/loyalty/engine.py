@@ -119,9 +119,10 @@ class LoyaltyEngine:
     def run_birthday(self, conn: Connection, now: datetime, sealer: MemberSealer) -> BirthdayOutcome:
         """Give the birthday benefit to clusters whose birthday month it is in Japan, once a year each.
 
-        ``sealer`` opens the sealed birthdays (the hub's member sealer).
+        ``sealer`` opens the sealed birthdays (the hub's member sealer); a coupon benefit is told to its
+        template's ``email_destination`` through the engine's outbox.
         """
-        return give_birthday_benefits(conn, self.rules, sealer, now)
+        return give_birthday_benefits(conn, self.rules, sealer, now, self.outbox)
 
     def run_rfm(self, conn: Connection, now: datetime) -> RfmOutcome:
         """Rewrite every cluster root's recency, frequency and monetary figures and quintile scores."""

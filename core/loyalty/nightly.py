@@ -71,8 +71,10 @@ def _birthday(
     if loyalty.rules.birthday is None:
         return "no [birthday] in the rules", ()
     outcome = loyalty.run_birthday(conn, now, sealer)
-    what = "points" if loyalty.rules.birthday.benefit == "points" else "coupons"
-    return f"{outcome.given:,} {what} given ({outcome.read:,} birthdays read)", outcome.events
+    if loyalty.rules.birthday.benefit == "points":
+        return f"{outcome.given:,} points given ({outcome.read:,} birthdays read)", outcome.events
+    summary = f"{outcome.given:,} coupons given, {outcome.messages:,} outbox messages ({outcome.read:,} birthdays read)"
+    return summary, outcome.events
 
 
 def _rfm(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[str, tuple[DomainEvent, ...]]:

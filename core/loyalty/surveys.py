@@ -2,10 +2,11 @@
 
 Each (response, rule) pair that matches acts once, whatever happens to the response later: its source event
 ``survey:<source>:<response external id>:<rule code>`` keys the coupon (``coupons.source_event``) and the
-points (an ``adjust`` lot on the ledger), and the outbox messages are keyed by the coupon's and the
-response's ids. Re-syncing a response, or a newer version of it, never acts twice; a newer version that now
-matches a rule it did not match before acts then. Responses of guests and of erased members, and responses
-answered more than ``surveys.max_age_days`` before they are applied, trigger nothing.
+points (an ``adjust`` lot on the ledger); the coupon's ``coupon.issued`` message is written as it is issued
+(``core.loyalty.coupon_messages``), the call-center notice is keyed by the response's id. Re-syncing a
+response, or a newer version of it, never acts twice; a newer version that now matches a rule it did not
+match before acts then. Responses of guests and of erased members, and responses answered more than
+``surveys.max_age_days`` before they are applied, trigger nothing.
 
 Outbox payloads name members by id and by their customer id in the destination system (the destination
 holds the address), never by name or address; they are sealed in the outbox and never logged.
@@ -23,6 +24,7 @@ from sqlalchemy import Connection, Row
 
 from core.errors import ConfigError
 from core.events import DomainEvent
+from core.loyalty.coupon_messages import customer_ids
 from core.loyalty.coupons import CouponIssuer, IssuedCoupon
 from core.loyalty.ledger import Entry, LedgerWriter
 from core.loyalty.offer_rules import CouponTemplate, SurveyRule
@@ -33,7 +35,6 @@ from core.store import loyalty as loyalty_repo
 from core.sync import outbox
 from core.sync.payloads import PayloadSealer
 
-COUPON_MESSAGE = "coupon.issued"
 CALL_CENTER_MESSAGE = "survey.call_center"
 
 
@@ -80,12 +81,10 @@ class SurveyBatch:
         triggers = self._triggers(repo.responses_with_members(self.conn, response_ids))
         entries, events = self._award_points([t for t in triggers if t.rule.award_points])
         wanted = [t for t in triggers if t.rule.issue_coupon]
-        issued = CouponIssuer(self.conn, self.now).issue(
-            [(t.root, self._template(t.rule), t.source_event) for t in wanted]
-        )
+        issuer = CouponIssuer(self.conn, self.now, outbox=self.sealer)
+        issued = issuer.issue([(t.root, self._template(t.rule), t.source_event) for t in wanted])
         coupons = dict(zip((t.source_event for t in wanted), issued, strict=True))
-        messages = self._coupon_emails([c for c in issued if c.new])
-        messages += self._call_center([t for t in triggers if t.rule.notify_call_center], coupons)
+        messages = issuer.messages + self._call_center([t for t in triggers if t.rule.notify_call_center], coupons)
         return SurveyResult(entries, sum(c.new for c in issued), messages, events)
 
     def _triggers(self, responses: Sequence[Row[Any]]) -> list[Trigger]:
@@ -117,27 +116,6 @@ class SurveyBatch:
             ledger.add(credit)
         written = len(ledger.entries)
         return written, list(ledger.write(self.conn))
-
-    def _coupon_emails(self, coupons: Sequence[IssuedCoupon]) -> int:
-        """A ``coupon.issued`` message for every new coupon whose template names an email destination."""
-        sent = 0
-        for coupon in coupons:
-            destination = coupon.template.email_destination
-            if destination is None:
-                continue
-            payload = {
-                **self._addressee(coupon.member_id, destination),
-                "coupon_code": coupon.code,
-                "template": coupon.template.code,
-                "name_ja": coupon.template.name_ja,
-                "name_en": coupon.template.name_en,
-                "value_type": coupon.template.value_type,
-                "value": coupon.template.value,
-                "max_uses": coupon.template.max_uses,
-                "expires_at": coupon.expires_at.isoformat(),
-            }
-            sent += self._enqueue(destination, COUPON_MESSAGE, f"coupon:{coupon.id}:email", payload, coupon.member_id)
-        return sent
 
     def _call_center(self, triggers: Sequence[Trigger], coupons: dict[str, IssuedCoupon]) -> int:
         """A ``survey.call_center`` message for every triggered rule that asks for one."""
@@ -171,9 +149,7 @@ class SurveyBatch:
 
     def _addressee(self, member_id: UUID, destination: str) -> dict[str, Any]:
         """The member's id and their customer id in the destination (any member of the cluster), if linked."""
-        cluster = loyalty_repo.cluster_members(self.conn, [member_id])[member_id]
-        linked = repo.external_ids_in(self.conn, cluster, destination)
-        customer = next((linked[m] for m in cluster if m in linked), None)
+        customer = customer_ids(self.conn, [member_id], destination)[member_id]
         return {"member_id": str(member_id), "customer_id": customer}
 
     def _enqueue(self, destination: str, kind: str, key: str, payload: dict[str, Any], member_id: UUID) -> int:

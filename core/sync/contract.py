@@ -64,6 +64,8 @@ SEGMENTS_MESSAGE = "member.segments"
 """Outbox kind of a batch of segment changes (``core.loyalty.segments``; payload in docs/loyalty.md)."""
 CONSENT_MESSAGE = "member.consent"
 """Outbox kind of a member's new email marketing consent (``core.sync.consent_messages``; docs/connector-guide.md)."""
+COUPON_MESSAGE = "coupon.issued"
+"""Outbox kind of a newly issued coupon (``core.loyalty.coupon_messages``; payload in docs/loyalty.md)."""
 
 
 @dataclass(frozen=True)

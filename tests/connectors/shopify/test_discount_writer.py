@@ -16,7 +16,8 @@ from tests.connectors.shopify.factories import FakeTime, shopify_connector
 
 MEMBER = "0b7c4f3e-9d51-4c1e-8a57-3f2d2b9a6c10"
 CODE = "OWABI-7KQM-X2PD-94HT"
-EXPIRES = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+ISSUED = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+EXPIRES = ISSUED + timedelta(days=30)
 
 
 @pytest.fixture
@@ -30,11 +31,11 @@ def connector(shop: SandboxServer) -> ShopifyConnector:
 
 
 def coupon(customer: str | None, **fields: Any) -> OutboundMessage:
-    """A ``coupon.issued`` message as ``core.loyalty.surveys`` writes it."""
+    """A ``coupon.issued`` message as ``core.loyalty.coupon_messages`` writes it."""
     payload = {
         "member_id": MEMBER, "customer_id": customer, "coupon_code": CODE, "template": "apology-500",
         "name_ja": "お詫びクーポン（500円引き）", "name_en": "Apology coupon (500 yen off)", "value_type": "amount",
-        "value": 500, "max_uses": 1, "expires_at": EXPIRES.isoformat(), **fields,
+        "value": 500, "max_uses": 1, "issued_at": ISSUED.isoformat(), "expires_at": EXPIRES.isoformat(), **fields,
     }  # fmt: skip
     return OutboundMessage("coupon.issued", "coupon:41:email", payload, MEMBER)
 
@@ -49,19 +50,27 @@ def iso_z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_a_coupon_becomes_a_single_use_discount_code_for_its_customer_until_it_expires(shop, connector, customer):
-    before = datetime.now(UTC).replace(microsecond=0)
-
+def test_a_coupon_becomes_a_single_use_discount_code_for_its_customer_while_it_is_valid(shop, connector, customer):
     connector.deliver(coupon(customer))
 
     discount = created(shop)
-    assert before <= datetime.fromisoformat(discount["startsAt"]) <= datetime.now(UTC)
-    assert (discount["title"], discount["endsAt"]) == ("お詫びクーポン（500円引き）", iso_z(EXPIRES))
+    assert (discount["startsAt"], discount["endsAt"]) == (iso_z(ISSUED), iso_z(EXPIRES))
+    assert discount["title"] == "お詫びクーポン（500円引き）"
     assert [person["id"] for person in discount["customerSelection"]["customers"]] == [customer]
     assert (discount["usageLimit"], discount["appliesOncePerCustomer"]) == (1, True)
     amount = {"amount": "500.0", "currencyCode": "JPY"}
     assert discount["customerGets"]["value"] == {"__typename": "DiscountAmount", "amount": amount,
                                                  "appliesOnEachItem": False}  # fmt: skip
+
+
+def test_a_coupon_written_without_its_issue_time_starts_when_it_is_delivered(shop, connector, customer):
+    written = coupon(customer)
+    older = {key: value for key, value in written.payload.items() if key != "issued_at"}
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    connector.deliver(OutboundMessage(written.kind, written.idempotency_key, older, MEMBER))
+
+    assert before <= datetime.fromisoformat(created(shop)["startsAt"]) <= datetime.now(UTC)
 
 
 def test_a_percent_coupon_of_three_uses_is_a_percentage_usable_three_times(shop, connector, customer):

@@ -7,13 +7,17 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from core.errors import ConfigError
 from core.events import PointsChanged
 from core.identity.claims import SourceRanking
 from core.identity.service import MemberMerges
+from core.loyalty import LoyaltyEngine
 from core.members.audit import Actor
 from core.records import Profile
 from core.store.models import Coupon
-from tests.core.loyalty.conftest import T0, make_rules
+from core.sync.payloads import PayloadSealer
+from tests.core.loyalty.conftest import JST, T0, make_rules
+from tests.core.loyalty.test_rank_messages import messages
 
 # 15:00 UTC on 28 February 2026 is midnight on 1 March in Japan.
 MARCH_IN_JAPAN = datetime(2026, 2, 28, 15, 0, tzinfo=UTC)
@@ -28,8 +32,8 @@ def kit(loyalty_kit):
     return loyalty_kit
 
 
-def born(kit, customer: str, birthday: date | None) -> None:
-    kit.ingest([Profile(source="pos", external_id=customer, source_updated_at=T0, name=f"会員 {customer}",
+def born(kit, customer: str, birthday: date | None, source: str = "pos") -> None:
+    kit.ingest([Profile(source=source, external_id=customer, source_updated_at=T0, name=f"会員 {customer}",
                         birthday=birthday)])  # fmt: skip
 
 
@@ -132,3 +136,43 @@ def test_a_coupon_benefit_issues_one_coupon_of_the_template(loyalty_kit):
     member = loyalty_kit.member("c1")
     assert [tuple(c) for c in coupons] == [(member, 1_000, f"birthday:2026:{member}")]
     assert again.given == 0
+
+
+def coupon_rules():
+    """The birthday benefit is a coupon of 1,000 yen, valid 31 days, told to the ``shop`` instance."""
+    return make_rules(coupons=[{**TEMPLATE, "email_destination": "shop"}],
+                      birthday={"benefit": "coupon", "coupon": "birthday"})  # fmt: skip
+
+
+def test_a_birthday_coupon_is_told_once_to_its_templates_destination(loyalty_kit):
+    outbox = PayloadSealer(loyalty_kit.engine, loyalty_kit.directory.sealer.ring, "outbox")
+    loyalty_kit.loyalty = LoyaltyEngine(coupon_rules(), loyalty_kit.clock, outbox=outbox)
+    born(loyalty_kit, "cust-1", date(1990, 3, 14), source="shop")
+
+    first = run(loyalty_kit, MARCH_IN_JAPAN)
+    again = run(loyalty_kit, MARCH_IN_JAPAN + timedelta(days=1))
+
+    member = loyalty_kit.member("cust-1", "shop")
+    with loyalty_kit.engine.connect() as conn:
+        [(coupon_id, code)] = conn.execute(select(Coupon.id, Coupon.code)).all()
+    [(destination, kind, key, payload)] = messages(loyalty_kit, outbox)
+    assert (first.given, first.messages, again.given, again.messages) == (1, 1, 0, 0)
+    assert (destination, kind, key) == ("shop", "coupon.issued", f"coupon:{coupon_id}:email")
+    assert datetime.fromisoformat(payload.pop("issued_at")) == MARCH_IN_JAPAN
+    assert datetime.fromisoformat(payload.pop("expires_at")) == datetime(2026, 4, 2, tzinfo=JST)
+    assert payload == {
+        "member_id": str(member), "customer_id": "cust-1", "coupon_code": code, "template": "birthday",
+        "name_ja": "お誕生日クーポン", "name_en": "Birthday coupon", "value_type": "amount", "value": 1_000,
+        "max_uses": 1,
+    }  # fmt: skip
+
+
+def test_an_engine_without_an_outbox_refuses_a_birthday_coupon_to_tell_and_stores_nothing(loyalty_kit):
+    loyalty_kit.use_rules(coupon_rules())
+    born(loyalty_kit, "c1", date(1990, 3, 1))
+
+    with pytest.raises(ConfigError, match=r"coupon\.issued messages to 'shop', but this loyalty engine has no outbox"):
+        run(loyalty_kit, MARCH_IN_JAPAN)
+
+    with loyalty_kit.engine.connect() as conn:
+        assert conn.execute(select(Coupon.id)).all() == []

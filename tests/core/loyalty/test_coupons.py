@@ -135,6 +135,7 @@ def test_a_low_satisfaction_answer_issues_one_apology_coupon_and_notifies_the_ca
     assert (outcome.coupons_issued, outcome.messages) == (1, 2)
     [(to_mail, mail_kind, mail), (to_desk, desk_kind, note)] = coupon_kit.outbox()
     assert (to_mail, mail_kind, mail["coupon_code"], mail["value"]) == ("mailer", "coupon.issued", coupon.code, 500)
+    assert datetime.fromisoformat(mail["issued_at"]) == T0
     assert (to_desk, desk_kind, note["rule"], note["answer"]) == ("helpdesk", "survey.call_center", "low", "1")
     assert note["coupon_code"] == coupon.code and note["member_id"] == str(coupon_kit.kit.member("c1", "survey"))
 
