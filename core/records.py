@@ -141,5 +141,29 @@ class ConsentChange(CanonicalRecord):
     changed_at: AwareDatetime
 
 
-Record = Profile | Purchase | Inquiry | SurveyResponse | ConsentChange
-RECORD_TYPES: tuple[type[CanonicalRecord], ...] = (Profile, Purchase, Inquiry, SurveyResponse, ConsentChange)
+class ErasureRequest(CanonicalRecord):
+    """A source asking the hub to erase what it sent about one customer, or about all of its customers.
+
+    ``external_id`` is the customer's id in the source (``scope="customer"``), or the source system's id for
+    itself, such as a shop's (``scope="source"``); ``source_updated_at`` is when the source asked. It carries no
+    personal data: the hub finds what to erase through its source links (docs/privacy.md).
+    """
+
+    kind: Literal["erasure_request"] = "erasure_request"
+    scope: Literal["customer", "source"] = "customer"
+
+
+class DataRequest(CanonicalRecord):
+    """A source passing on a customer's request to see what the hub holds about them (``external_id``: the customer).
+
+    ``request_id`` is the source's own id of the request, so that the answer can name it.
+    """
+
+    kind: Literal["data_request"] = "data_request"
+    request_id: Code | None = None
+
+
+Record = Profile | Purchase | Inquiry | SurveyResponse | ConsentChange | ErasureRequest | DataRequest
+RECORD_TYPES: tuple[type[CanonicalRecord], ...] = (
+    Profile, Purchase, Inquiry, SurveyResponse, ConsentChange, ErasureRequest, DataRequest,
+)  # fmt: skip

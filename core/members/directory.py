@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -81,18 +81,26 @@ class MemberDirectory:
         ledger is written first, so a crash or a later backup restore can never resurrect them.
         """
         self._row(member_id)  # raises for an unknown id
-        with read_only(self.engine).connect() as conn:
-            root = identity_repo.roots(conn, [member_id])[member_id]
-            rows = repo.fetch_members(conn, identity_repo.cluster(conn, root))
-        now = self.clock()
-        for row in rows:
-            self.ledger.record(row.id, now)
         with self.engine.begin() as conn:
-            for row in rows:
-                repo.erase_member(conn, row.id, now)
-        for row in rows:
+            self.erase_in(conn, [member_id], self.clock())
+
+    def erase_in(self, conn: Connection, member_ids: Iterable[UUID], now: datetime) -> dict[UUID, list[UUID]]:
+        """``erase`` the clusters of several members in the caller's transaction; returns each cluster by root.
+
+        The ledger is flushed once, before any row changes: if the transaction then rolls back, opening the
+        hub erases them anyway (``apply_erasure_ledger``), which is what was asked for.
+        """
+        clusters: dict[UUID, list[Row[Any]]] = {}
+        for member_id in member_ids:
+            if rows := identity_repo.cluster_rows(conn, member_id):
+                clusters[rows[0].id] = rows
+        erased = [row for rows in clusters.values() for row in rows]
+        self.ledger.record_many([row.id for row in erased], now)
+        for row in erased:
+            repo.erase_member(conn, row.id, now)
             if row.wrapped_dek is not None:
                 self.sealer.forget(_wrapped_key(row))
+        return {root: [row.id for row in rows] for root, rows in clusters.items()}
 
     def apply_erasure_ledger(self) -> int:
         """Erase again every member in the ledger that a restored backup brought back; returns how many."""

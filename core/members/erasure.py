@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from uuid import UUID
@@ -19,13 +20,18 @@ class ErasureLedger:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def record(self, member_id: UUID, erased_at: datetime) -> None:
-        """Append one erasure and flush it to disk before the database is touched."""
+    def record_many(self, member_ids: Sequence[UUID], erased_at: datetime) -> None:
+        """Append erasures with one write and one flush, before the database is touched."""
+        if not member_ids:
+            return
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        line = json.dumps({"member_id": str(member_id), "erased_at": erased_at.isoformat()}) + "\n"
+        at = erased_at.isoformat()
+        lines = "".join(json.dumps({"member_id": str(member_id), "erased_at": at}) + "\n" for member_id in member_ids)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            os.write(fd, line.encode())
+            pending = memoryview(lines.encode())
+            while pending:  # a large write may be taken in parts
+                pending = pending[os.write(fd, pending) :]
             os.fsync(fd)
         finally:
             os.close(fd)

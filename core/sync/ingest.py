@@ -4,7 +4,9 @@
 also commits the stream's cursor. It works at batch grain, in this order: keep the newest version of each
 key; refuse what fails validation (quarantined, the rest goes on); merge profiles into members; resolve the
 customers other records name (creating placeholder members); write purchases, inquiries, surveys and
-consent. Every step is a few bulk selects and one executemany per statement, never a query per record.
+consent; last, apply the sources' erasure and data requests (``core.members.source_erasure``), so that
+nothing else in the batch writes back what a request erased. Every step is a few bulk selects and one
+executemany per statement, never a query per record; an erasure works cluster by cluster.
 
 Placeholder values a source sends for a missing email or phone (``unknown``, ``0000-00-0000``) and the
 shop-wide dummies of the identity policy are dropped from the profile, not stored: they are nobody's, and
@@ -14,9 +16,10 @@ nor valid still quarantines its record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy import Connection
@@ -28,7 +31,17 @@ from core.identity.policy import IdentityPolicy
 from core.loyalty import LoyaltyEngine
 from core.members.directory import MemberDirectory
 from core.members.profile import MemberProfile
-from core.records import CanonicalRecord, ConsentChange, Inquiry, Profile, Purchase, SurveyResponse
+from core.members.source_erasure import SourceErasure
+from core.records import (
+    CanonicalRecord,
+    ConsentChange,
+    DataRequest,
+    ErasureRequest,
+    Inquiry,
+    Profile,
+    Purchase,
+    SurveyResponse,
+)
 from core.store import records as repo
 from core.store.records import Key
 from core.sync.dead_letters import Quarantined
@@ -39,6 +52,7 @@ from core.sync.sink import SinkResult
 __all__ = ["OPERATOR_SOURCE", "StoreSink"]
 
 Clock = Callable[[], datetime]
+_T = TypeVar("_T")
 # Profiles of any source may match, and merge, the same members: batches with profiles take this lock too (on
 # PostgreSQL), so that two sources' batches never both create a member for one person, or merge one member
 # twice. Not a valid connector instance name, so never the lock of a real source.
@@ -55,9 +69,9 @@ class StoreSink:
     decides which profiles are one member (``core.identity.policy``). With ``loyalty``, the batch's purchases
     earn (or give back) points and move ranks in the same transaction, and clusters the batch merged are
     settled (``core.loyalty``). ``written`` counts members created
-    (placeholders included), changed or merged, purchases, lines, adjustments, inquiries, messages, survey
-    responses and consent events; the source links, field provenance, blind-index rows, review items and
-    ledger entries that go with them are not counted.
+    (placeholders included), changed, merged or erased (whole or the source's part), purchases, lines,
+    adjustments, inquiries, messages, survey responses and consent events; the source links, field provenance,
+    blind-index rows, review items, audit rows and ledger entries that go with them are not counted.
     """
 
     def __init__(
@@ -93,7 +107,21 @@ class StoreSink:
         events: list[DomainEvent] = list(members.events)
         if self.loyalty is not None:
             events.extend(self._apply_loyalty(conn, self.loyalty, members.events, activity))
+        written += self._apply_requests(conn, batch, now)
         return SinkResult(written, tuple(batch.refused), tuple(events))
+
+    def _apply_requests(self, conn: Connection, batch: _SortedBatch, now: datetime) -> int:
+        """Erase what the batch's erasure requests name, audit its data requests; returns the clusters changed."""
+        if not (batch.erasures or batch.data_requests):
+            return 0
+        erasure = SourceErasure(self.directory, self.ranking, now)
+        outcomes = [erasure.erase_source(conn, r.source) for r in batch.erasures if r.scope == "source"]
+        customers = _by_source((r.source, r.external_id) for r in batch.erasures if r.scope == "customer")
+        outcomes += [erasure.erase_customers(conn, source, ids) for source, ids in customers.items()]
+        asked = _by_source((r.source, (r.external_id, r.request_id)) for r in batch.data_requests)
+        for source, requests in asked.items():
+            erasure.note_data_requests(conn, source, requests)
+        return sum(len(outcome.erased) + len(outcome.shredded) for outcome in outcomes)
 
     @staticmethod
     def _apply_loyalty(
@@ -117,6 +145,8 @@ class _SortedBatch:
     inquiries: list[Inquiry] = field(default_factory=list)
     surveys: list[SurveyResponse] = field(default_factory=list)
     consents: list[ConsentChange] = field(default_factory=list)
+    erasures: list[ErasureRequest] = field(default_factory=list)
+    data_requests: list[DataRequest] = field(default_factory=list)
     refused: list[Quarantined] = field(default_factory=list)
 
     @classmethod
@@ -141,17 +171,24 @@ class _SortedBatch:
             self.surveys.append(record)
         elif isinstance(record, ConsentChange):
             self.consents.append(record)
+        elif isinstance(record, ErasureRequest):
+            self.erasures.append(record)
+        elif isinstance(record, DataRequest):
+            self.data_requests.append(record)
         else:
             raise InvalidInputError(f"unsupported record type {type(record).__name__}")
 
     @property
     def accepted(self) -> list[CanonicalRecord]:
         """Every record that goes on to the store."""
-        return [*(p for p, _ in self.profiles), *self.purchases, *self.inquiries, *self.surveys, *self.consents]
+        return [
+            *(p for p, _ in self.profiles), *self.purchases, *self.inquiries, *self.surveys, *self.consents,
+            *self.erasures, *self.data_requests,
+        ]  # fmt: skip
 
     def identity_locks(self) -> set[str]:
-        """The identity-resolution lock if this batch has profiles to match."""
-        return {_IDENTITY_LOCK} if self.profiles else set()
+        """The identity-resolution lock if this batch has profiles to match or members to erase."""
+        return {_IDENTITY_LOCK} if self.profiles or self.erasures else set()
 
     def customer_keys(self) -> set[Key]:
         """(source, customer id) of every record that names a customer."""
@@ -165,6 +202,13 @@ class _SortedBatch:
 
     def _customer_records(self) -> list[Inquiry | SurveyResponse | ConsentChange]:
         return [*self.inquiries, *self.surveys, *self.consents]
+
+
+def _by_source(pairs: Iterable[tuple[str, _T]]) -> dict[str, list[_T]]:
+    grouped: dict[str, list[_T]] = {}
+    for source, value in pairs:
+        grouped.setdefault(source, []).append(value)
+    return grouped
 
 
 def _newest_versions(records: Sequence[CanonicalRecord]) -> list[CanonicalRecord]:

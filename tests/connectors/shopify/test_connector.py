@@ -310,16 +310,6 @@ def test_a_refund_delivery_yields_the_order_with_its_refund(shop, connector):
     assert purchase.adjustments[-1].external_id == f"gid://shopify/Refund/{refund.number}"
 
 
-@pytest.mark.parametrize("topic", ["customers/data_request", "customers/redact", "shop/redact"])
-def test_compliance_deliveries_are_verified_and_yield_no_records(shop, connector, topic):
-    delivery = shop.state.webhook(topic, shop.record_ids("customers")[0])
-    assert connector.verify_webhook(delivery.headers, delivery.body) == delivery.webhook_id
-    assert connector.parse_webhook(delivery.headers, delivery.body) == []
-    forged = shop.state.webhook(topic, shop.record_ids("customers")[0], secret="forged")
-    with pytest.raises(WebhookRejected):
-        connector.verify_webhook(forged.headers, forged.body)
-
-
 def test_a_customer_delivery_maps_like_a_page(shop, connector):
     customer_id = shop.record_ids("customers")[3]
     delivery = shop.state.webhook("customers/update", customer_id)
