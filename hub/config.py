@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import ConfigError
 from core.identity.policy import IdentityPolicy
+from core.sync.consent_messages import ConsentSettings
 from core.sync.registry import InstanceConfig
 
 _INSTANCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -56,6 +57,7 @@ class HubConfig:
     identity: IdentityPolicy = field(default_factory=IdentityPolicy)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     nightly_jobs: str | None = DEFAULT_NIGHTLY_JOBS
+    consent: ConsentSettings = field(default_factory=ConsentSettings)
 
 
 def load_hub_config(path: Path | None) -> HubConfig:
@@ -81,7 +83,12 @@ def load_hub_config(path: Path | None) -> HubConfig:
         raise ConfigError(f"{path}: hub.nightly_jobs: a crontab in Asia/Tokyo such as '30 3 * * *', or 'off'")
     identity = _section(path, "identity", data.get("identity", {}), IdentityPolicy)
     console = _section(path, "console", data.get("console", {}), ConsoleSettings)
-    return HubConfig(path, connectors, tuple(priority), identity, console, None if nightly == "off" else nightly)
+    consent = _section(path, "consent", data.get("consent", {}), ConsentSettings)
+    unknown = sorted(set(consent.destinations) - set(connectors))
+    if unknown:
+        raise ConfigError(f"{path}: consent.destinations: no [connectors.{unknown[0]}] table in this file")
+    nightly_jobs = None if nightly == "off" else nightly
+    return HubConfig(path, connectors, tuple(priority), identity, console, nightly_jobs, consent)
 
 
 def _section(path: Path, name: str, table: Any, model: type[_Section]) -> _Section:

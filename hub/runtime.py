@@ -26,6 +26,7 @@ from core.members.erasure import ErasureLedger
 from core.members.keys import load_verified_ring
 from core.plugins.manager import build_plugin_manager, plugin_manager, publish_events
 from core.store.database import create_hub_engine, require_current_schema, upgrade_database
+from core.sync.consent_messages import ConsentMessages
 from core.sync.contract import OutboundWriter
 from core.sync.engine import SyncEngine
 from core.sync.ingest import StoreSink
@@ -121,6 +122,7 @@ class Hub:
             source_priority=self.config.source_priority,
             identity=self.config.identity,
             loyalty=self.loyalty,
+            consent=ConsentMessages(self.config.consent.destinations, self.outbox),
         )
 
     @cached_property

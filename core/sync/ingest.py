@@ -44,6 +44,7 @@ from core.records import (
 )
 from core.store import records as repo
 from core.store.records import Key
+from core.sync.consent_messages import ConsentMessages
 from core.sync.dead_letters import Quarantined
 from core.sync.ingest_activity import ActivityWriter
 from core.sync.ingest_members import MemberResolver
@@ -68,7 +69,8 @@ class StoreSink:
     one, equal among themselves); between equal ranks the newer ``source_updated_at`` wins. ``identity``
     decides which profiles are one member (``core.identity.policy``). With ``loyalty``, the batch's purchases
     earn (or give back) points and move ranks in the same transaction, and clusters the batch merged are
-    settled (``core.loyalty``). ``written`` counts members created
+    settled (``core.loyalty``). With ``consent``, the batch's email consent changes are written to the outbox
+    for the consent destinations (``core.sync.consent_messages``). ``written`` counts members created
     (placeholders included), changed, merged or erased (whole or the source's part), purchases, lines,
     adjustments, inquiries, messages, survey responses and consent events; the source links, field provenance,
     blind-index rows, review items, audit rows and ledger entries that go with them are not counted.
@@ -81,12 +83,14 @@ class StoreSink:
         source_priority: Sequence[str] = (OPERATOR_SOURCE,),
         identity: IdentityPolicy | None = None,
         loyalty: LoyaltyEngine | None = None,
+        consent: ConsentMessages | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.directory = directory
         self.ranking = SourceRanking(tuple(source_priority))
         self.identity = identity or IdentityPolicy()
         self.loyalty = loyalty
+        self.consent = consent
         self.clock = clock or directory.clock
 
     def apply(self, conn: Connection, records: Sequence[CanonicalRecord]) -> SinkResult:
@@ -108,6 +112,8 @@ class StoreSink:
         if self.loyalty is not None:
             events.extend(self._apply_loyalty(conn, self.loyalty, members.events, activity))
         written += self._apply_requests(conn, batch, now)
+        if self.consent is not None:
+            self.consent.send(conn, batch.consents, now)
         return SinkResult(written, tuple(batch.refused), tuple(events))
 
     def _apply_requests(self, conn: Connection, batch: _SortedBatch, now: datetime) -> int:

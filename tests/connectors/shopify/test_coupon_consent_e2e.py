@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from connectors.shopify.sandbox import SandboxServer
 from core.records import CanonicalRecord, ConsentChange, Profile, SurveyResponse
 from core.store import models
-from core.sync.consent_messages import ConsentMessages
 from hub.runtime import Hub, init_hub
 from hub.settings import HubSettings
 
@@ -24,6 +23,9 @@ HUB_TOML = """
 type = "shopify"
 shop_url = "{url}"
 token_env = "TEST_SHOPIFY_TOKEN"
+
+[consent]
+destinations = ["shopify-tokyo"]
 """
 LOYALTY_TOML = """
 version = "e2e-coupons"
@@ -100,8 +102,6 @@ def store(hub: Hub, *records: CanonicalRecord) -> None:
     """Records synced from a source: stored and acted on in one transaction, consent messages included."""
     with hub.engine.begin() as conn:
         hub.sink.apply(conn, list(records))
-        changes = [record for record in records if isinstance(record, ConsentChange)]
-        ConsentMessages([SHOP], hub.outbox).send(conn, changes, datetime.now(UTC))
 
 
 def statuses(hub: Hub, kind: str) -> list[str]:
