@@ -14,19 +14,10 @@ from sqlalchemy import select, update
 from connectors.shopify.sandbox import SandboxServer
 from core.records import CanonicalRecord, ConsentChange, Profile, SurveyResponse
 from core.store import models
-from hub.runtime import Hub, init_hub
-from hub.settings import HubSettings
+from hub.runtime import Hub
+from tests.connectors.shopify.factories import shopify_hub
 
 SHOP = "shopify-tokyo"
-HUB_TOML = """
-[connectors.shopify-tokyo]
-type = "shopify"
-shop_url = "{url}"
-token_env = "TEST_SHOPIFY_TOKEN"
-
-[consent]
-destinations = ["shopify-tokyo"]
-"""
 LOYALTY_TOML = """
 version = "e2e-coupons"
 
@@ -73,15 +64,8 @@ def shop() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def hub(shop: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
-    monkeypatch.setenv("TEST_SHOPIFY_TOKEN", shop.access_token)
-    monkeypatch.setenv("SHOPIFY_WEBHOOK_SECRETS", shop.state.webhook_secret)  # the default webhook_secret_env
-    home = tmp_path / "data"
-    home.mkdir()
-    (home / "hub.toml").write_text(HUB_TOML.format(url=shop.url), encoding="utf-8")
-    (home / "loyalty.toml").write_text(LOYALTY_TOML, encoding="utf-8")
-    settings = HubSettings(home, tmp_path / "keys" / "keyring.json", f"sqlite:///{home / 'hub.db'}",
-                           home / "hub.toml", home / "loyalty.toml")  # fmt: skip
-    opened, _ = init_hub(settings)
+    consent = f'\n[consent]\ndestinations = ["{SHOP}"]'
+    opened = shopify_hub(shop, tmp_path, monkeypatch, instance=SHOP, loyalty_toml=LOYALTY_TOML, settings=consent)
     yield opened
     opened.close()
 

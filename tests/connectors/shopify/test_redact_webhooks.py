@@ -23,19 +23,11 @@ from core.errors import DecryptionError, WebhookRejected
 from core.records import Profile, Purchase
 from core.store import models
 from core.sync.contract import Rejected
-from hub.runtime import Hub, init_hub
-from hub.settings import HubSettings
+from hub.runtime import Hub
 from hub.web import create_app
-from tests.connectors.shopify.factories import roomy_shop, shopify_connector
+from tests.connectors.shopify.factories import roomy_shop, shopify_connector, shopify_hub
 
 INSTANCE = "tokyo-online"
-HUB_TOML = f"""
-[connectors.{INSTANCE}]
-type = "shopify"
-shop_url = "{{url}}"
-token_env = "TEST_SHOPIFY_TOKEN"
-webhook_secret_env = "TEST_SHOPIFY_WEBHOOK_SECRETS"
-"""
 
 
 @pytest.fixture
@@ -46,13 +38,7 @@ def shop() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def hub(shop: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
-    monkeypatch.setenv("TEST_SHOPIFY_TOKEN", shop.access_token)
-    monkeypatch.setenv("TEST_SHOPIFY_WEBHOOK_SECRETS", shop.state.webhook_secret)
-    home = tmp_path / "data"
-    home.mkdir()
-    (home / "hub.toml").write_text(HUB_TOML.format(url=shop.url), encoding="utf-8")
-    settings = HubSettings(home, tmp_path / "keys" / "keyring.json", f"sqlite:///{home / 'hub.db'}", home / "hub.toml")
-    opened, _ = init_hub(settings)
+    opened = shopify_hub(shop, tmp_path, monkeypatch, instance=INSTANCE)
     yield opened
     opened.close()
 

@@ -14,19 +14,10 @@ from connectors.shopify.sandbox import SandboxServer
 from core.store import models
 from core.store import records as records_repo
 from core.store.database import read_only
-from hub.runtime import Hub, init_hub
-from hub.settings import HubSettings
-from tests.connectors.shopify.factories import roomy_shop
+from hub.runtime import Hub
+from tests.connectors.shopify.factories import roomy_shop, shopify_hub
 
 SHOP = "shopify-tokyo"
-HUB_TOML = """
-[connectors.shopify-tokyo]
-type = "shopify"
-shop_url = "{url}"
-token_env = "TEST_SHOPIFY_TOKEN"
-webhook_secret_env = "TEST_SHOPIFY_WEBHOOK_SECRETS"
-orders_page_size = 1
-"""
 LOYALTY_TOML = """
 version = "e2e-1"
 
@@ -94,17 +85,11 @@ def shop() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def hub(shop: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
-    monkeypatch.setenv("TEST_SHOPIFY_TOKEN", shop.access_token)
-    monkeypatch.setenv("TEST_SHOPIFY_WEBHOOK_SECRETS", shop.state.webhook_secret)
     _, (first, second, *_) = climber(shop)
-    home = tmp_path / "data"
-    home.mkdir()
-    (home / "hub.toml").write_text(HUB_TOML.format(url=shop.url), encoding="utf-8")
-    rules = home / "loyalty.toml"
-    rules.write_text(LOYALTY_TOML.format(silver=first, gold=first + second), encoding="utf-8")
-    settings = HubSettings(home, tmp_path / "keys" / "keyring.json", f"sqlite:///{home / 'hub.db'}",
-                           home / "hub.toml", rules)  # fmt: skip
-    opened, _ = init_hub(settings)
+    rules = LOYALTY_TOML.format(silver=first, gold=first + second)
+    opened = shopify_hub(
+        shop, tmp_path, monkeypatch, instance=SHOP, loyalty_toml=rules, settings="orders_page_size = 1"
+    )
     yield opened
     opened.close()
 
