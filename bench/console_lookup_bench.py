@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/console_lookup_bench.py [--members 200000] [--events 2000000] [--quick] [--baseline]
                      [--rates 10 25 50 75 100] [--seconds 20] [--sync-records 1000000] [--operators 20]
+                     [--workers 1]
 
 A throw-away PostgreSQL database (on the server of MEMBERHUB_TEST_PG_URL, as the tests use) is initialised
 as ``hub init`` does and seeded like bench/timeline_bench.py's store: demo members and their history, heavy
 members included. The hub then runs as it would in production, each part in its own process:
 
-    server  ``hub serve`` (uvicorn, one process, its access log off, the hub's JSON request log on) with
-            ``[console] openings_per_hour = 100000`` in hub.toml;
+    server  ``hub serve --workers N`` (uvicorn, ``--workers`` processes, one by default, its access log off, the
+            hub's JSON request log on) with ``[console] openings_per_hour = 100000`` in hub.toml;
     sync    a full refresh of a ``bench`` connector instance (bench/ingest_source.py: N/5 new customers and
             4N/5 orders, both streams at once), started before the load and stopped after it (console_sync.py;
             ``--baseline`` first runs the same steps without it);
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"MemberHub console lookup benchmark: {plan.members:,} members, {plan.events:,} timeline events "
         f"({plan.heavy:,} heavy × {plan.heavy_events:,}); background full sync of {args.sync_records:,} records; "
-        f"{os.cpu_count()} CPUs, load average {_load_averages()} at the start"
+        f"{args.workers} server process(es); {os.cpu_count()} CPUs, load average {_load_averages()} at the start"
     )
     with (
         tempfile.TemporaryDirectory(prefix="memberhub-console-bench-") as workdir,
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         plan_file.write_text(json.dumps(load_plan), encoding="utf-8")
         environment = processes.environment(settings)
         engine = sa.create_engine(url)
-        with processes.server(environment, Path(workdir)) as (base_url, server):
+        with processes.server(environment, Path(workdir), args.workers) as (base_url, server):
             if args.baseline:
                 print("\nwithout the sync:")
                 alone = _drive(base_url, plan_file, environment, processes.Usage(server, None, engine))
@@ -99,6 +100,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each step")
     parser.add_argument("--sync-records", type=int, default=1_000_000, help="records the background sync reads")
     parser.add_argument("--operators", type=int, default=20, help="operators (API tokens) sharing the lookups")
+    parser.add_argument("--workers", type=int, default=1, help="hub serve's worker processes")
     parser.add_argument("--quick", action="store_true", help="a smoke run: " + ", ".join(f"{k} {v:,}" for k, v in
                                                                                          QUICK.items()))  # fmt: skip
     parser.add_argument("--baseline", action="store_true", help="run the steps without the sync first")
@@ -213,8 +215,9 @@ def _row(step: dict[str, Any]) -> str:
 def _report(title: str, steps: list[dict[str, Any]]) -> None:
     print(f"\n{title}:\n{HEADER}\n" + "\n".join(_row(step) for step in steps))
     print(
-        "rows/s: members and purchases the sync stored per second; CPU in percent of one CPU: server, sync (with its "
-        "reader children), postgres (the backends on the bench database), load gen; machine: percent of all "
+        "rows/s: members and purchases the sync stored per second; CPU in percent of one CPU: server (with its "
+        "workers), sync (with its reader children), postgres (the backends on the bench database), load gen; "
+        "machine: percent of all "
         f"{os.cpu_count()}; ms/lookup: server CPU per lookup; load: 1-minute load average at the end; send lag: how "
         "late the load generator sent its latest lookup"
     )

@@ -40,14 +40,17 @@ def environment(settings: HubSettings) -> dict[str, str]:
 
 
 @contextmanager
-def server(environment: dict[str, str], workdir: Path) -> Iterator[tuple[str, psutil.Process]]:
-    """``hub serve`` on a free loopback port, once it answers ``/readyz``; stopped (SIGTERM) afterwards."""
+def server(environment: dict[str, str], workdir: Path, workers: int = 1) -> Iterator[tuple[str, psutil.Process]]:
+    """``hub serve [--workers N]`` on a free loopback port, once it answers ``/readyz``; stopped (SIGTERM) afterwards.
+
+    With workers, the process yielded is uvicorn's supervisor; ``Usage`` counts it with its worker children.
+    """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     log = (workdir / "server.log").open("wb")
     hub_command = Path(sys.executable).with_name("hub")
-    command = [str(hub_command), "serve", "--port", str(port)]
+    command = [str(hub_command), "serve", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -91,8 +94,8 @@ def sync(environment: dict[str, str], workdir: Path, instance: str) -> Iterator[
 
 
 class Usage:
-    """Between two reads: CPU seconds of the server, of the sync with its reader children, of the PostgreSQL
-    backends on the bench database and of the machine, and the members and purchases the sync stored."""
+    """Between two reads: CPU seconds of the server (with its workers), of the sync with its reader children, of
+    the PostgreSQL backends on the bench database and of the machine, and the members and purchases the sync stored."""
 
     def __init__(self, server: psutil.Process, sync: subprocess.Popen[bytes] | None, engine: sa.Engine) -> None:
         self.server, self.sync, self.engine = server, sync, engine
@@ -126,7 +129,7 @@ class Usage:
             rows, pids = stored.scalar_one(), list(backends.scalars())
         return {
             "wall": time.monotonic(),
-            "server": _cpu_seconds([self.server.pid]),
+            "server": _cpu_seconds(_tree(self.server.pid)),  # with its worker processes, if any
             "sync": _cpu_seconds(_tree(self.sync.pid)) if self.sync else 0.0,
             "postgres": {pid: _cpu_seconds([pid]) for pid in pids},
             "machine": machine.user + machine.system + machine.nice + machine.irq + machine.softirq,

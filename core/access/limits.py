@@ -6,11 +6,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from core.access.roles import Principal
 from core.errors import RateLimitedError
 from core.store import access as repo
+from core.store.database import read_only
 
 log = structlog.get_logger(__name__)
 WINDOW = timedelta(hours=1)
@@ -26,14 +27,20 @@ class OpeningLimit:
         self.per_hour = per_hour
         self.clock = clock
 
-    def check(self, principal: Principal) -> None:
-        """Raise ``RateLimitedError`` (and log an alert) when the principal has used up this hour's openings."""
+    def check(self, principal: Principal, *, conn: Connection | None = None) -> None:
+        """Raise ``RateLimitedError`` (and log an alert) when the principal has used up this hour's openings.
+
+        Reads in ``conn``'s transaction when given: the request's, which also reads the member and audits it.
+        """
         now = self.clock()
         actor = principal.actor.name
-        with self.engine.connect() as conn:
-            openings = repo.audited_actions_since(conn, actor, "open", now - WINDOW)
-        if len(openings) < self.per_hour:
+        if conn is None:
+            with read_only(self.engine).begin() as own:
+                oldest_counted = repo.nth_latest_action_since(own, actor, "open", now - WINDOW, self.per_hour)
+        else:
+            oldest_counted = repo.nth_latest_action_since(conn, actor, "open", now - WINDOW, self.per_hour)
+        if oldest_counted is None:
             return
-        wait = max(1, int((openings[-self.per_hour] + WINDOW - now).total_seconds()) + 1)
+        wait = max(1, int((oldest_counted + WINDOW - now).total_seconds()) + 1)
         log.warning("member_opening_limit_reached", actor=actor, role=principal.role.value, limit=self.per_hour)
         raise RateLimitedError(f"more than {self.per_hour} members opened in an hour", retry_after=wait)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from core.access.roles import ROLE_SCOPES, Principal, Role
 from core.store import access as repo
+from core.store.database import read_only
 
 TOKEN_BYTES = 32  # 256 bits
 
@@ -65,7 +66,8 @@ class Sessions:
         """The signed-in user of a live session, or ``None`` (unknown, ended, expired, idle or user disabled)."""
         now = self.clock()
         digest = _digest(token)
-        with self.engine.connect() as conn:
+        # begin(): the read ends in COMMIT; psycopg forgets its prepared statements on ROLLBACK
+        with read_only(self.engine).begin() as conn:
             row = repo.live_session(conn, digest, now)
         if row is None or row.disabled_at is not None:
             return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from core.members.directory import utc_now
 from core.store.audit import append_audit_event
@@ -23,7 +23,7 @@ class Actor:
 
 
 def record_member_access(
-    engine: Engine,
+    bind: Engine | Connection,
     actor: Actor,
     action: str,
     member_id: UUID | None,
@@ -32,16 +32,17 @@ def record_member_access(
     request_id: str | None = None,
     detail: dict[str, object] | None = None,
 ) -> None:
-    """Append an audit row for one access (``open``, ``search``, ``erase``, ``export``…); never PII in it."""
-    with engine.begin() as conn:
-        append_audit_event(
-            conn,
-            occurred_at=utc_now(),
-            actor=actor.name,
-            role=actor.role,
-            action=action,
-            member_id=member_id,
-            purpose=purpose,
-            request_id=request_id,
-            detail=detail,
-        )
+    """Append an audit row for one access (``open``, ``search``, ``erase``, ``export``…); never PII in it.
+
+    Given a connection, the row joins its transaction (say, the one that reads the data it records) and is
+    committed or rolled back with it; given an engine, the row is committed on its own.
+    """
+    values = {
+        "occurred_at": utc_now(), "actor": actor.name, "role": actor.role, "action": action, "member_id": member_id,
+        "purpose": purpose, "request_id": request_id, "detail": detail,
+    }  # fmt: skip
+    if isinstance(bind, Connection):
+        append_audit_event(bind, **values)
+        return
+    with bind.begin() as conn:
+        append_audit_event(conn, **values)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row
+from sqlalchemy import Connection, Row
 
 from core.crypto.sealing import MemberSealer, WrappedDataKey
 from core.errors import MemberNotFoundError
@@ -137,21 +137,34 @@ class MemberSummaries:
         self.clock = clock
         self.ledger_lines = ledger_lines
 
-    def member_summary(self, member_id: UUID) -> MemberSummary:
-        """The summary of the cluster ``member_id`` belongs to; ``MemberNotFoundError`` for an unknown id."""
+    def member_summary(self, member_id: UUID, *, conn: Connection | None = None) -> MemberSummary:
+        """The summary of the cluster ``member_id`` belongs to; ``MemberNotFoundError`` for an unknown id.
+
+        Read in ``conn``'s transaction when given (say, the request's, which also writes the opening's audit
+        row), else in a transaction of its own.
+        """
         now = self.clock()
+        if conn is not None:
+            return self._summary(self._read(conn, member_id, now), now)
         # begin(): the read ends in COMMIT; psycopg forgets its prepared statements on ROLLBACK
-        with read_only(self.directory.engine).begin() as conn:
-            rows = identity.cluster_rows(conn, member_id)
-            if not rows:
-                raise MemberNotFoundError(f"no member with id {member_id}")
-            cluster = [row.id for row in rows]
-            figures = repo.member_figures(conn, cluster, now - RECENT_SPEND_WINDOW)
-            lists = repo.member_lists(conn, cluster, now, self.ledger_lines)
-        root = self.directory.decrypt_row(rows[0])
+        with read_only(self.directory.engine).begin() as own:
+            read = self._read(own, member_id, now)
+        return self._summary(read, now)
+
+    def _read(self, conn: Connection, member_id: UUID, now: datetime) -> _SummaryRows:
+        rows = identity.cluster_rows(conn, member_id)
+        if not rows:
+            raise MemberNotFoundError(f"no member with id {member_id}")
+        cluster = [row.id for row in rows]
+        figures = repo.member_figures(conn, cluster, now - RECENT_SPEND_WINDOW)
+        return _SummaryRows(rows, figures, repo.member_lists(conn, cluster, now, self.ledger_lines))
+
+    def _summary(self, read: _SummaryRows, now: datetime) -> MemberSummary:
+        root = self.directory.decrypt_row(read.cluster[0])
+        figures, lists = read.figures, read.lists
         return MemberSummary(
             member=root,
-            merged_member_numbers=_member_numbers(self.directory.sealer, rows[1:]),
+            merged_member_numbers=_member_numbers(self.directory.sealer, read.cluster[1:]),
             rank=_standing(figures, root),
             points=point_balance(lists.point_totals, now),
             purchases=PurchaseFigures(
@@ -163,6 +176,15 @@ class MemberSummaries:
             consent=tuple(ConsentState(c.channel, bool(c.subscribed), c.changed_at, c.source) for c in lists.consent),
             ledger=tuple(map(_ledger_line, lists.ledger)),
         )
+
+
+@dataclass(frozen=True)
+class _SummaryRows:
+    """What a summary is built from: the cluster's member rows (root first), its figures and its lists."""
+
+    cluster: list[Row[Any]]
+    figures: Row[Any]
+    lists: repo.MemberLists
 
 
 def point_balance(totals: Iterable[Row[Any]], now: datetime) -> PointBalance:

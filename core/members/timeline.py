@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -79,29 +80,51 @@ class MemberTimeline:
         channels: Collection[str] | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        conn: Connection | None = None,
     ) -> TimelinePage:
         """The newest ``limit`` entries (1..200) of the given kinds and channels, after ``cursor`` if given.
 
         A cursor comes from the previous page with the same member and filters; a malformed one, an unknown
-        kind or channel and a limit out of range raise ``InvalidInputError``.
+        kind or channel and a limit out of range raise ``InvalidInputError``. Read in ``conn``'s transaction
+        when given (say, the request's, which also writes the audit row), else in a transaction of its own.
         """
         wanted = _checked(kinds, KINDS, "kind")
         in_channels = _checked(channels, CHANNELS, "channel") if channels else None
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"a timeline page holds 1 to {MAX_PAGE_SIZE} entries, not {limit}")
-        after = decode_cursor(cursor) if cursor is not None else None
+        query = _PageQuery(wanted, in_channels, limit, decode_cursor(cursor) if cursor is not None else None)
+        if conn is not None:
+            return self._page(*query.read(conn, member_id), limit)
         # begin(): the read ends in COMMIT; psycopg forgets its prepared statements on ROLLBACK
-        with read_only(self.engine).begin() as conn:
-            keys = identity.cluster_rows(conn, member_id)
-            if not keys:
-                raise MemberNotFoundError(f"no member with id {member_id}")
-            members = [row.id for row in keys]
-            rows = repo.timeline_page(
-                conn, members, kinds=wanted, channels=in_channels, limit=limit + 1, after=after, threads_of=limit
-            )
+        with read_only(self.engine).begin() as own:
+            keys, rows = query.read(own, member_id)
+        return self._page(keys, rows, limit)
+
+    def _page(self, keys: list[Row[Any]], rows: repo.PageRows, limit: int) -> TimelinePage:
         shown = rows.entries[:limit]
         entries = tuple(map(_Entries(_Texts(self.sealer, keys), rows.messages), shown))
         return TimelinePage(entries, encode_cursor(entries[-1]) if len(rows.entries) > limit else None)
+
+
+@dataclass(frozen=True)
+class _PageQuery:
+    """A checked request for a page: kinds, channels (``None``: any), size, and the key to resume after."""
+
+    kinds: tuple[str, ...]
+    channels: tuple[str, ...] | None
+    limit: int
+    after: TimelineKey | None
+
+    def read(self, conn: Connection, member_id: UUID) -> tuple[list[Row[Any]], repo.PageRows]:
+        """The cluster's member rows (for their data keys) and one row more than the page (to know if one follows)."""
+        keys = identity.cluster_rows(conn, member_id)
+        if not keys:
+            raise MemberNotFoundError(f"no member with id {member_id}")
+        rows = repo.timeline_page(
+            conn, [row.id for row in keys], kinds=self.kinds, channels=self.channels, limit=self.limit + 1,
+            after=self.after, threads_of=self.limit,
+        )  # fmt: skip
+        return keys, rows
 
 
 def member_cluster(conn: Connection, member_id: UUID) -> list[UUID]:

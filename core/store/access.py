@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Integer, Row, Select, bindparam, delete, func, insert, select, update
 
 from core.store.models import ApiToken, AuditEvent, ConsoleSession, ConsoleUser, LoginAttempt, table_of
 
@@ -59,14 +59,7 @@ def insert_session(conn: Connection, values: dict[str, Any]) -> None:
 
 def live_session(conn: Connection, digest: bytes, now: datetime) -> Row[Any] | None:
     """The session with this digest joined with its user, if it has neither ended nor expired."""
-    columns: list[Any] = [SESSIONS.c.id.label("session_id"), SESSIONS.c.user_id, SESSIONS.c.last_seen_at]
-    columns += [USERS.c.username, USERS.c.role, USERS.c.locale, USERS.c.disabled_at]
-    query = (
-        select(*columns)
-        .join(USERS, USERS.c.id == SESSIONS.c.user_id)
-        .where(SESSIONS.c.token_digest == digest, SESSIONS.c.ended_at.is_(None), SESSIONS.c.expires_at > now)
-    )
-    return conn.execute(query).first()
+    return conn.execute(_LIVE_SESSION, {"digest": digest, "now": now}).first()
 
 
 def touch_session(conn: Connection, session_id: int, now: datetime) -> None:
@@ -94,7 +87,7 @@ def insert_token(conn: Connection, values: dict[str, Any]) -> int:
 
 def token_by_digest(conn: Connection, digest: bytes) -> Row[Any] | None:
     """The token with this digest, revoked or not."""
-    return conn.execute(select(TOKENS).where(TOKENS.c.token_digest == digest)).first()
+    return conn.execute(_TOKEN_BY_DIGEST, {"digest": digest}).first()
 
 
 def all_tokens(conn: Connection) -> Sequence[Row[Any]]:
@@ -149,11 +142,40 @@ def forget_failed_logins(conn: Connection, username_digest: bytes, before: datet
 # ── audit ────────────────────────────────────────────────────────────────────────────────────────
 
 
-def audited_actions_since(conn: Connection, actor: str, action: str, since: datetime) -> list[datetime]:
-    """When ``actor`` performed ``action`` since ``since``, oldest first (for per-operator rate limits)."""
-    query = (
-        select(AUDIT.c.occurred_at)
-        .where(AUDIT.c.actor == actor, AUDIT.c.action == action, AUDIT.c.occurred_at >= since)
-        .order_by(AUDIT.c.occurred_at)
+def nth_latest_action_since(conn: Connection, actor: str, action: str, since: datetime, n: int) -> datetime | None:
+    """When ``actor`` performed ``action`` for the ``n``-th time counting back, if at or after ``since``, else ``None``.
+
+    For per-operator rate limits: one row read along the ``(actor, action, occurred_at)`` index, where reading
+    every time since ``since`` would bring back an operator's hundreds of openings in an hour.
+    """
+    parameters = {"actor": actor, "action": action, "since": since, "skip": n - 1}
+    found: datetime | None = conn.execute(_NTH_LATEST_ACTION, parameters).scalar()
+    return found
+
+
+# ── statements of every request, built once: building one costs more than running it ─────────────────
+
+_NTH_LATEST_ACTION = (
+    select(AUDIT.c.occurred_at)
+    .where(
+        AUDIT.c.actor == bindparam("actor"),
+        AUDIT.c.action == bindparam("action"),
+        AUDIT.c.occurred_at >= bindparam("since", type_=AUDIT.c.occurred_at.type),
     )
-    return list(conn.execute(query).scalars())
+    .order_by(AUDIT.c.occurred_at.desc())
+    .offset(bindparam("skip", type_=Integer()))
+    .limit(1)
+)
+_TOKEN_BY_DIGEST = select(TOKENS).where(TOKENS.c.token_digest == bindparam("digest", type_=TOKENS.c.token_digest.type))
+_LIVE_SESSION: Select[Any] = (
+    select(
+        SESSIONS.c.id.label("session_id"), SESSIONS.c.user_id, SESSIONS.c.last_seen_at,
+        USERS.c.username, USERS.c.role, USERS.c.locale, USERS.c.disabled_at,
+    )
+    .join(USERS, USERS.c.id == SESSIONS.c.user_id)
+    .where(
+        SESSIONS.c.token_digest == bindparam("digest", type_=SESSIONS.c.token_digest.type),
+        SESSIONS.c.ended_at.is_(None),
+        SESSIONS.c.expires_at > bindparam("now", type_=SESSIONS.c.expires_at.type),
+    )
+)  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -15,6 +16,7 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import InvalidatePoolError
 
 from core.errors import ConfigError, NotInitialisedError
 
@@ -41,6 +43,9 @@ _SQLITE_PRAGMAS = (
 # both run `hub db upgrade` queue on it instead of racing to create the same tables.
 _PG_MIGRATION_LOCK = int.from_bytes(b"hub-ddl", "big")
 _Bindable = TypeVar("_Bindable", Engine, Connection)
+PING_AFTER_IDLE_S = 10.0
+"""A pooled PostgreSQL connection idle this long is checked with a round trip before it is used again."""
+_IDLE_SINCE = "memberhub_idle_since"
 
 
 def sqlite_url(path: Path) -> str:
@@ -163,16 +168,44 @@ def _sqlite_engine(url: URL) -> Engine:
 def _postgresql_engine(url: URL) -> Engine:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    return create_engine(
+    engine = create_engine(
         url,
         hide_parameters=True,
-        pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
         # Firewalls and poolers drop idle connections silently; replace them before that happens.
         pool_recycle=1800,
         connect_args={"application_name": "memberhub"},
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before handing it out only if it sat idle ``PING_AFTER_IDLE_S`` or longer.
+
+    ``pool_pre_ping`` pings at every checkout: one more round trip for each of a busy server's transactions.
+    A connection used moments ago is alive unless the server itself just went away; then its next statement
+    fails, SQLAlchemy sees the disconnect and replaces every pooled connection, as after a failed ping.
+    """
+    dialect = engine.dialect
+
+    def note_idle(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise InvalidatePoolError() from error  # the pool drops its connections and checks out anew
+            raise
+
+    event.listen(engine, "checkin", note_idle)
+    event.listen(engine, "checkout", ping_if_idle)
 
 
 def _sqlite_file(url: URL) -> Path | None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -18,7 +19,11 @@ from core.logs import configure_logging
 from core.members.audit import record_member_access
 from core.members.audit_export import audit_csv, audit_jsonl, audit_rows_since, parse_since
 from hub.cli.common import cli_actor, console, opened_hub
-from hub.runtime import Hub
+from hub.runtime import Hub, open_hub
+from hub.settings import load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 users_app = typer.Typer(help="Console users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens of integrations.", no_args_is_help=True)
@@ -26,6 +31,11 @@ audit_app = typer.Typer(help="The audit log of access to personal data.", no_arg
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from the first line of standard input.")
 ]
+
+
+WORKER_HEALTHCHECK_S = 30
+"""How long uvicorn's supervisor waits for a worker to answer before restarting it. Its default, 5 s, is less
+than a spawned worker takes to import the hub on a busy machine: it killed every worker while it started."""
 
 
 class ExportFormat(StrEnum):
@@ -139,12 +149,17 @@ def export_audit(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65_535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes sharing the port, each with the hub opened anew.")
+    ] = 1,
 ) -> None:
     """Serve the REST API and the operator console (put a TLS-terminating proxy in front of it)."""
-    level = os.environ.get("HUB_LOG_LEVEL", "INFO")  # the request log is written at INFO
-    configure_logging(json=os.environ.get("HUB_LOG_FORMAT") == "json", level=level)
-    with opened_hub() as hub:
-        serve_console(hub, host, port)
+    _configure_server_logging()
+    with opened_hub() as hub:  # with workers too: a missing schema or key file fails here, once, clearly
+        if workers == 1:
+            serve_console(hub, host, port)
+            return
+    serve_workers(host, port, workers)
 
 
 def serve_console(hub: Hub, host: str, port: int) -> None:
@@ -157,6 +172,43 @@ def serve_console(hub: Hub, host: str, port: int) -> None:
     config = uvicorn.Config(create_app(hub), host=host, port=port, access_log=False, log_config=None, lifespan="off")
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after its graceful shutdown
         uvicorn.Server(config).run()
+
+
+def serve_workers(host: str, port: int, workers: int) -> None:
+    """Serve with ``workers`` uvicorn worker processes until SIGTERM or Ctrl-C; each builds ``worker_app``.
+
+    One Python process runs on one core at most (the GIL): more processes use more cores. Each has its own
+    connection pool, and its own cache of verified API tokens (see ``core.access.tokens``).
+    """
+    import uvicorn
+
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(
+            f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers, access_log=False,
+            log_config=None, lifespan="on", timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        )  # fmt: skip
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``hub serve --workers`` process: the hub the environment names, closed as the worker stops."""
+    from hub.web import create_app
+
+    _configure_server_logging()  # a spawned worker starts without the parent's configuration
+    hub = open_hub(load_settings())
+
+    @contextlib.asynccontextmanager
+    async def closing_hub(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            hub.close()
+
+    return create_app(hub, lifespan=closing_hub)
+
+
+def _configure_server_logging() -> None:
+    level = os.environ.get("HUB_LOG_LEVEL", "INFO")  # the request log is written at INFO
+    configure_logging(json=os.environ.get("HUB_LOG_FORMAT") == "json", level=level)
 
 
 def _users(hub: Hub) -> ConsoleUsers:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -24,9 +26,15 @@ CONSOLE_ROUTERS = (
 )
 
 
-def create_app(hub: Hub, *, secure_cookies: bool | None = None) -> FastAPI:
-    """The ASGI app over an open hub (the caller closes the hub)."""
+def create_app(
+    hub: Hub,
+    *,
+    secure_cookies: bool | None = None,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+) -> FastAPI:
+    """The ASGI app over an open hub (the caller closes the hub, say in ``lifespan``, when the server stops)."""
     app = FastAPI(
+        lifespan=lifespan,
         title="MemberHub API",
         version="1",
         description="Members, timelines, inquiries, loyalty, identity and sync health of a MemberHub.",

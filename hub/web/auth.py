@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from core.access import Principal, Role, Scope, csrf_matches
 from core.errors import AuthenticationError, PermissionDeniedError
@@ -34,19 +35,22 @@ def session_cookie_name(state: WebState) -> str:
 
 
 async def authenticate(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Principal:
-    """The principal of a request, from ``Authorization: Bearer`` or the session cookie."""
+    """The principal of a request, from ``Authorization: Bearer`` or the session cookie.
+
+    Database reads run in the thread pool, never on the event loop that serves every other request.
+    """
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
-        principal = state.tokens.resolve(token.strip()) if scheme.lower() == "bearer" else None
+        principal = await token_principal(state, token.strip()) if scheme.lower() == "bearer" else None
         if principal is None:
             raise AuthenticationError("the API token is not valid")
     else:
         session = request.cookies.get(session_cookie_name(state))
-        principal = state.sessions.resolve(session) if session else None
+        principal = await run_in_threadpool(state.sessions.resolve, session) if session else None
         if principal is None or session is None:
             raise AuthenticationError("sign in first")
         if request.method not in SAFE_METHODS:
@@ -54,6 +58,11 @@ async def authenticate(request: Request, state: Annotated[WebState, Depends(web_
         request.state.session_token = session
     request.state.principal = principal
     return principal
+
+
+async def token_principal(state: WebState, token: str) -> Principal | None:
+    """The principal of an API token: from this process's recent verifications, else from the database."""
+    return state.tokens.recently_verified(token) or await run_in_threadpool(state.tokens.resolve, token)
 
 
 async def check_csrf(request: Request, session_token: str) -> None:

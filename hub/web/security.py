@@ -55,7 +55,8 @@ class SecurityHeaders:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
-        added = [(name.encode(), value.encode()) for name, value in security_headers(scope["path"], request_id).items()]
+        fixed = _STATIC_HEADERS if scope["path"].startswith("/static/") else _PAGE_HEADERS
+        added = [*fixed, (b"x-request-id", request_id.encode())]
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -87,6 +88,16 @@ def security_headers(path: str, request_id: str) -> dict[str, str]:
 
 
 _REPLACED = {name.encode() for name in (*BASE_HEADERS, "cache-control", "pragma", "x-request-id")}
+
+
+def _encoded_headers(path: str) -> list[tuple[bytes, bytes]]:
+    """The headers of every response under ``path`` but the request id, encoded once for all of them."""
+    headers = security_headers(path, "")
+    return [(name.encode(), value.encode()) for name, value in headers.items() if name != "x-request-id"]
+
+
+_STATIC_HEADERS = _encoded_headers("/static/")
+_PAGE_HEADERS = _encoded_headers("/")
 
 
 def _request_id(scope: Scope) -> str:

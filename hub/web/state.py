@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated
 
 from fastapi import Path, Request
+from sqlalchemy import Connection
 
 from core.access import ApiTokens, ConsoleUsers, OpeningLimit, Sessions
 from core.members.inquiries import InquiryLog
@@ -25,6 +27,13 @@ class WebState:
 
     hub: Hub
     secure_cookies: bool = True
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """One transaction for what a request reads and the audit row that records it, committed as the block ends.
+
+        One connection per request instead of one per step; the answer goes out only after the commit.
+        """
+        return self.hub.engine.begin()
 
     @cached_property
     def users(self) -> ConsoleUsers:
@@ -72,8 +81,8 @@ class WebState:
         return WebhookIntake(hub.engine, hub.registry, hub.sink, hub.dead_letters, publish=hub.publish)
 
 
-def web_state(request: Request) -> WebState:
-    """The app's shared state (a FastAPI dependency)."""
+async def web_state(request: Request) -> WebState:
+    """The app's shared state (a FastAPI dependency; ``async`` so FastAPI calls it without a thread hop)."""
     state: WebState = request.app.state.web
     return state
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.access import Principal, Role, Scope
@@ -93,15 +96,16 @@ def search_members(body: SearchRequest, principal: Reader, state: State, request
 @router.get("/members/{member_id}")
 def open_member(member_id: UUID, principal: Reader, state: State, request: Request, purpose: Purpose = "") -> Any:
     """A member's personal data and summary (of their whole merged cluster); the opening is audited."""
-    state.opening_limit.check(principal)
-    summary = state.summaries.member_summary(member_id)
-    shown = summary.member.id
-    detail: dict[str, object] | None = None if shown == member_id else {"requested": str(member_id)}
-    record_member_access(
-        state.hub.engine, principal.actor, "open", shown, purpose=purpose or None, request_id=request_id(request),
-        detail=detail,
-    )  # fmt: skip
-    return jsonable_encoder(dataclasses.asdict(summary))
+    with state.transaction() as conn:
+        state.opening_limit.check(principal, conn=conn)
+        summary = state.summaries.member_summary(member_id, conn=conn)
+        shown = summary.member.id
+        detail: dict[str, object] | None = None if shown == member_id else {"requested": str(member_id)}
+        record_member_access(
+            conn, principal.actor, "open", shown, purpose=purpose or None, request_id=request_id(request),
+            detail=detail,
+        )  # fmt: skip
+    return json_response(summary)
 
 
 @router.get("/members/{member_id}/timeline")
@@ -114,11 +118,12 @@ def member_timeline(
     channel: Annotated[list[Literal[CHANNELS]] | None, Query()] = None,  # type: ignore[valid-type]
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> Any:
+) -> Any:  # a Response, written by json_response; `Any` keeps the OpenAPI document as it was
     """One page of the member's unified history, newest first; ``next_cursor`` fetches the next."""
-    page = state.timeline.page(member_id, kinds=kind, channels=channel, limit=limit, cursor=cursor)
-    record_member_access(state.hub.engine, principal.actor, "timeline", member_id, request_id=request_id(request))
-    return jsonable_encoder(dataclasses.asdict(page))
+    with state.transaction() as conn:
+        page = state.timeline.page(member_id, kinds=kind, channels=channel, limit=limit, cursor=cursor, conn=conn)
+        record_member_access(conn, principal.actor, "timeline", member_id, request_id=request_id(request))
+    return json_response(page)
 
 
 @router.post("/members/{member_id}/inquiries", status_code=201, response_model=InquiryLogged)
@@ -149,3 +154,36 @@ def masked(member: Member) -> MaskedMember:
         phone=mask_phone(profile.phone) if profile and profile.phone else None,
         rank=member.rank_code,
     )
+
+
+def json_response(value: object) -> Response:
+    """``value`` as JSON in one pass: what ``jsonable_encoder(dataclasses.asdict(value))`` would give.
+
+    Dataclasses become objects, tuples arrays, times ISO 8601, UUIDs strings, decimals numbers; without the
+    copy ``asdict`` makes nor FastAPI's second ``jsonable_encoder`` walk over an ``Any`` answer.
+    """
+    return Response(_ENCODER.encode(value).encode(), media_type="application/json")
+
+
+def _plain(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: getattr(value, name) for name in _field_names(type(value))}
+    if isinstance(value, date):  # datetimes too
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):  # PostgreSQL's SUM of integers; as jsonable_encoder writes them
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
+    raise TypeError(f"{type(value).__name__} is not meant for a JSON answer")
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
+    return names
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_plain)

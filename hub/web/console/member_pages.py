@@ -52,14 +52,15 @@ def member_page(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
     """Everything about one member on one screen; every opening is audited."""
-    state.opening_limit.check(principal)
-    summary = state.summaries.member_summary(member_id)
-    page = state.timeline.page(member_id, kinds=kind, channels=channel, limit=PAGE_SIZE, cursor=cursor)
-    shown = summary.member.id
-    record_member_access(
-        state.hub.engine, principal.actor, "open", shown, purpose="console", request_id=request_id(request),
-        detail=None if shown == member_id else {"requested": str(member_id)},
-    )  # fmt: skip
+    with state.transaction() as conn:
+        state.opening_limit.check(principal, conn=conn)
+        summary = state.summaries.member_summary(member_id, conn=conn)
+        page = state.timeline.page(member_id, kinds=kind, channels=channel, limit=PAGE_SIZE, cursor=cursor, conn=conn)
+        shown = summary.member.id
+        record_member_access(
+            conn, principal.actor, "open", shown, purpose="console", request_id=request_id(request),
+            detail=None if shown == member_id else {"requested": str(member_id)},
+        )  # fmt: skip
     return render(
         request, "member.html", summary=summary, page=page, kinds=KINDS, channels=CHANNELS,
         chosen_kinds=kind or [], chosen_channels=channel or [], categories=INQUIRY_CATEGORIES,

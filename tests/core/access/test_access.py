@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, event, select, update
 
 from core.access import ApiTokens, ConsoleUsers, LoginThrottle, OpeningLimit, Principal, Role, Scope, Sessions
 from core.access.passwords import HASHER
 from core.access.roles import ROLE_SCOPES
+from core.access.tokens import VERIFIED_FOR
 from core.errors import AuthenticationError, InvalidInputError, LoginThrottledError, RateLimitedError
 from core.members.audit import Actor
 from core.store.access import ATTEMPTS, SESSIONS, TOKENS, USERS
@@ -279,6 +281,91 @@ def test_token_names_are_unique(tokens: ApiTokens):
     tokens.issue("shop", Role.OPERATOR, ["members:read"], created_by="admin")
     with pytest.raises(InvalidInputError, match="exists already"):
         tokens.issue("shop", Role.OPERATOR, ["members:read"], created_by="admin")
+
+
+@contextmanager
+def executed_statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements run on ``engine`` within the block."""
+    executed: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        executed.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield executed
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def test_a_token_verified_moments_ago_is_not_read_again(tokens: ApiTokens, engine: Engine, clock: FakeClock):
+    token = tokens.issue("shop", Role.OPERATOR, ["members:read"], created_by="admin")
+    principal = tokens.resolve(token)
+    clock.advance(seconds=VERIFIED_FOR.total_seconds() - 0.001)
+    with executed_statements(engine) as executed:
+        assert tokens.resolve(token) == principal
+    assert executed == []
+    clock.advance(seconds=0.001)
+    with executed_statements(engine) as executed:
+        assert tokens.resolve(token) == principal
+    assert [statement.split()[0] for statement in executed if "api_tokens" in statement] == ["SELECT"]
+
+
+def test_a_token_revoked_in_this_process_is_refused_at_once(tokens: ApiTokens):
+    token = tokens.issue("shop", Role.OPERATOR, ["members:read"], created_by="admin")
+    assert tokens.resolve(token) is not None
+    tokens.revoke("shop")
+    assert tokens.resolve(token) is None
+
+
+def test_a_token_revoked_elsewhere_works_here_for_at_most_the_verification_period(
+    tokens: ApiTokens, engine: Engine, clock: FakeClock
+):
+    elsewhere = ApiTokens(engine, clock=clock)  # another server process, or `hub tokens revoke`
+    token = tokens.issue("shop", Role.OPERATOR, ["members:read"], created_by="admin")
+    assert tokens.resolve(token) is not None
+    elsewhere.revoke("shop")
+    clock.advance(seconds=VERIFIED_FOR.total_seconds() - 0.001)
+    assert tokens.resolve(token) is not None  # the documented delay
+    clock.advance(seconds=0.001)
+    assert tokens.resolve(token) is None
+
+
+def test_a_token_revoked_while_this_process_was_reading_it_is_not_remembered(tokens: ApiTokens, engine: Engine):
+    token = tokens.issue("shop", Role.OPERATOR, ["members:read"], created_by="admin")
+    revoked: list[bool] = []
+
+    def revoke_meanwhile(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM api_tokens" in statement and not revoked:
+            revoked.append(True)
+            tokens.revoke("shop")
+
+    event.listen(engine, "after_cursor_execute", revoke_meanwhile)
+    try:
+        assert tokens.resolve(token) is not None  # read before the revocation committed
+    finally:
+        event.remove(engine, "after_cursor_execute", revoke_meanwhile)
+    assert revoked and tokens.resolve(token) is None
+
+
+def test_a_remembered_token_stops_working_when_it_expires(tokens: ApiTokens, clock: FakeClock):
+    expires_at = clock.now + timedelta(seconds=2)
+    token = tokens.issue("temp", Role.OPERATOR, ["members:read"], created_by="admin", expires_at=expires_at)
+    assert tokens.resolve(token) is not None
+    clock.advance(seconds=2)
+    assert tokens.recently_verified(token) is None and tokens.resolve(token) is None
+
+
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(tokens: ApiTokens, clock: FakeClock):
+    token = tokens.issue("shop", Role.OPERATOR, ["members:read"], created_by="admin")
+    first_use = clock.now
+    for _ in range(12):  # a request every 5 s, each one reading the token again
+        tokens.resolve(token)
+        clock.advance(seconds=5)
+    clock.advance(seconds=1)
+    assert tokens.all()[0].last_used_at == first_use
+    tokens.resolve(token)
+    assert tokens.all()[0].last_used_at == clock.now
 
 
 # ── sign-in throttling ───────────────────────────────────────────────────────────────────────────
