@@ -121,12 +121,12 @@ class MemberDirectory:
 
     def count(self) -> int:
         """Number of members that still have personal data."""
-        with read_only(self.engine).connect() as conn:
+        with read_only(self.engine).begin() as conn:
             return repo.member_status_counts(conn).get("active", 0)
 
     def recent(self, *, limit: int) -> list[Member]:
         """The newest members, newest first."""
-        with read_only(self.engine).connect() as conn:
+        with read_only(self.engine).begin() as conn:
             rows = repo.newest_members(conn, limit)
         return [self.decrypt_row(row) for row in rows]
 
@@ -155,7 +155,8 @@ class MemberDirectory:
         part of (its cluster root), each root once; ``follow_merges=False`` answers with the merged member.
         """
         wanted = _NORMALIZERS[index](value)
-        with read_only(self.engine).connect() as conn:
+        # begin(), not connect(): the read ends in COMMIT, and psycopg forgets its prepared statements on ROLLBACK
+        with read_only(self.engine).begin() as conn:
             ids = repo.member_ids_by_digest(conn, index, self.sealer.lookup_digests(index, wanted))
             candidates = [self.decrypt_row(row) for row in repo.fetch_members(conn, ids)]
             matched = [m.id for m in candidates if m.profile and _indexed_value(m, index) == wanted]
@@ -167,7 +168,7 @@ class MemberDirectory:
     # ── internals ──────────────────────────────────────────────────────────────────────────────────
 
     def _row(self, member_id: UUID) -> Row[Any]:
-        with read_only(self.engine).connect() as conn:
+        with read_only(self.engine).begin() as conn:
             row = repo.fetch_member(conn, member_id)
         if row is None:
             raise MemberNotFoundError(f"no member with id {member_id}")
