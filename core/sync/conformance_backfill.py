@@ -87,12 +87,8 @@ def backfill_checks(streams: Sequence[str]) -> type:
 
 
 def _resume_points(last: int) -> list[int]:
-    """Up to ``RESUME_POINTS`` batch numbers in 1..last, always the first and the last."""
-    if last < 1:
-        return []
-    step = max(1, last // (RESUME_POINTS - 1))
-    return (
-        sorted({1, last, *range(1, last + 1, step)})[:RESUME_POINTS]
-        if last > RESUME_POINTS
-        else list(range(1, last + 1))
-    )
+    """Up to ``RESUME_POINTS`` batch numbers in 1..last, spread evenly, always the first and the last."""
+    if last <= RESUME_POINTS:
+        return list(range(1, last + 1))
+    step = (last - 1) / (RESUME_POINTS - 1)
+    return sorted({1 + round(i * step) for i in range(RESUME_POINTS)})
