@@ -1,8 +1,8 @@
 """Deterministic Japanese customers and orders, rendered one record at a time in the GraphQL Admin API's shape.
 
 Nothing is stored per record: every value derives from ``(seed, kind, index)`` through a hash, so 100,000 orders
-cost no memory until a page asks for them, and the same seed always gives the same shop. Names and addresses come
-from Faker ``ja_JP`` reseeded per record. Time is kept as Unix seconds; business hours are Asia/Tokyo, the API
+cost no memory until a page asks for them, and the same seed always gives the same shop. The customers are the
+sandbox town's people (``connectors.town``). Time is kept as Unix seconds; business hours are Asia/Tokyo, the API
 answers in UTC (``…Z``), as Shopify's GraphQL ``DateTime`` does.
 
 Every ``SHARED_EVERY``-th customer is the in-store twin of the customer before it: the same person registered
@@ -12,12 +12,12 @@ online record and their POS orders to the twin, which is what identity matching 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from faker import Faker
+from connectors import town
+from connectors.town import pick, unit
 
 JST = timezone(timedelta(hours=9))
 EPOCH_S = int(datetime(2025, 4, 1, 10, 0, tzinfo=JST).timestamp())
@@ -51,26 +51,6 @@ LOCATIONS: tuple[tuple[int, str], ...] = (
     (71_005, "福岡天神店"),
 )
 DISCOUNT_CODES: tuple[tuple[str, int], ...] = (("WELCOME500", 500), ("SPRING300", 300), ("MEMBER1000", 1000))
-PREFECTURES: tuple[str, ...] = (
-    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県", "群馬県", "埼玉県",
-    "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県", "山梨県", "長野県", "岐阜県", "静岡県",
-    "愛知県", "三重県", "滋賀県", "京都府", "大阪府", "兵庫県", "奈良県", "和歌山県", "鳥取県", "島根県", "岡山県",
-    "広島県", "山口県", "徳島県", "香川県", "愛媛県", "高知県", "福岡県", "佐賀県", "長崎県", "熊本県", "大分県",
-    "宮崎県", "鹿児島県", "沖縄県",
-)  # fmt: skip
-"""In JIS X 0401 order, so ``JP-{position:02d}`` is the ISO 3166-2 code Shopify reports as ``provinceCode``."""
-_DOMAINS = ("example.jp", "example.co.jp", "example.ne.jp", "example.com")
-
-
-def unit(seed: int, kind: str, index: int, salt: str) -> float:
-    """A uniform number in [0, 1) fixed by its arguments."""
-    digest = hashlib.blake2b(f"{seed}:{kind}:{index}:{salt}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest) / 2**64
-
-
-def pick(seed: int, kind: str, index: int, salt: str, count: int) -> int:
-    """A number in ``range(count)`` fixed by its arguments."""
-    return int(unit(seed, kind, index, salt) * count)
 
 
 def iso_utc(epoch_s: int) -> str:
@@ -113,7 +93,6 @@ class ShopData:
         self.customers = customers
         self.orders = orders
         self.seed = seed
-        self._fake = Faker("ja_JP")
         self._customer_step = max(30, SPAN_S // max(customers, 1))
         self._order_step = max(30, SPAN_S // max(orders, 1))
 
@@ -219,32 +198,16 @@ class ShopData:
                 local, _, domain = email.partition("@")
                 original["email"] = f"{local.title()}@{domain.upper()}"
             return original
-        fake = self._fake
-        fake.seed_instance(self.seed * 1_000_003 + index)
-        last, _, last_roman = fake.last_name_pair()
-        female = unit(self.seed, "customers", index, "female") < 0.55
-        first, _, first_roman = fake.first_name_female_pair() if female else fake.first_name_male_pair()
-        domain = _DOMAINS[pick(self.seed, "customers", index, "domain", len(_DOMAINS))]
-        has_email = unit(self.seed, "customers", index, "has-email") < 0.92
-        prefecture = pick(self.seed, "customers", index, "prefecture", len(PREFECTURES))
+        someone = town.person(self.seed, index)
         return {
-            "first_name": first,
-            "last_name": last,
-            "email": f"{first_roman.lower()}.{last_roman.lower()}{index}@{domain}" if has_email else None,
-            "phone": _mobile(self.seed, index) if unit(self.seed, "customers", index, "has-phone") < 0.9 else None,
-            "province": PREFECTURES[prefecture],
-            "province_code": f"JP-{prefecture + 1:02d}",
-            "city": fake.city(),
-            "address1": f"{fake.town()}{fake.chome()}{fake.ban()}{fake.gou()}",
-            "address2": f"{fake.building_name()}{100 + pick(self.seed, 'customers', index, 'room', 900)}号室"
-            if unit(self.seed, "customers", index, "building") < 0.4
-            else None,
-            "zip": fake.zipcode(),
+            "first_name": someone.first_name,
+            "last_name": someone.last_name,
+            "email": someone.email,
+            "phone": someone.mobile_e164,
+            "province": town.PREFECTURES[someone.prefecture],
+            "province_code": f"JP-{someone.prefecture + 1:02d}",
+            "city": someone.city,
+            "address1": someone.street,
+            "address2": someone.building,
+            "zip": someone.postal_code,
         }
-
-
-def _mobile(seed: int, index: int) -> str:
-    """A Japanese mobile number in E.164, as Shopify stores phones: ``+81 90 1234 5678``."""
-    prefix = ("70", "80", "90")[pick(seed, "customers", index, "carrier", 3)]
-    subscriber = 1000 + pick(seed, "customers", index, "ph1", 9000)
-    return f"+81{prefix}{subscriber}{pick(seed, 'customers', index, 'ph2', 10000):04d}"
