@@ -19,6 +19,7 @@ from core.events import DomainEvent, RankChanged
 from core.loyalty.accounts import Balance, PointsAccount, PointsMovement
 from core.loyalty.birthday import BirthdayOutcome, give_birthday_benefits
 from core.loyalty.coupons import CouponUses, HeldCoupons, cluster_coupons
+from core.loyalty.expiry_notices import send_expiry_notices
 from core.loyalty.jobs import end_rank_period, lapse_expired_lots
 from core.loyalty.purchases import PurchaseBatch
 from core.loyalty.rank_messages import send_rank_changes
@@ -27,6 +28,7 @@ from core.loyalty.rfm import RfmOutcome, score_members
 from core.loyalty.rule_change import RuleChangeReport, apply_rules
 from core.loyalty.rules import LoyaltyRules
 from core.loyalty.segments import SegmentsOutcome, recompute_segments
+from core.loyalty.status_messages import StatusOutcome, push_member_status
 from core.loyalty.surveys import SurveyBatch
 from core.store import identity as identity_repo
 from core.store import loyalty as repo
@@ -131,6 +133,14 @@ class LoyaltyEngine:
     def run_segments(self, conn: Connection, now: datetime) -> SegmentsOutcome:
         """Recompute segment membership from the last RFM scores; changes go to the outbox and as events."""
         return recompute_segments(conn, self.rules, now, self.outbox)
+
+    def run_expiry_notices(self, conn: Connection, now: datetime, sealer: MemberSealer) -> int:
+        """Tell ``[expiry_notice]`` destinations of points expiring soon, once per expiry; returns messages written."""
+        return send_expiry_notices(conn, self.rules, now, self.outbox, sealer)
+
+    def run_member_status(self, conn: Connection, now: datetime, sealer: MemberSealer) -> StatusOutcome:
+        """Tell ``[member_status]`` destinations every cluster's changed rank, points and segments."""
+        return push_member_status(conn, self.rules, now, self.outbox, sealer)
 
     def apply_rules(self, conn: Connection, new: LoyaltyRules) -> RuleChangeReport:
         """Put new rules in force (nothing retroactive; ranks the new ladder lacks are re-judged); idempotent.

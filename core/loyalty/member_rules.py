@@ -1,10 +1,12 @@
-"""The ``[birthday]``, ``[rfm]`` and ``[[segments]]`` sections of ``loyalty.toml``, validated.
+"""The ``[birthday]``, ``[rfm]``, ``[[segments]]``, ``[expiry_notice]`` and ``[member_status]`` sections, validated.
 
 ``[birthday]`` is the benefit of the birthday month (points, or a coupon of a ``[[coupons]]`` template);
 ``[rfm]`` is the window of the frequency and monetary scores; a segment is a named set of conditions over a
 cluster's rank, RFM figures, channels, last purchase and email consent, with the outbox destinations its
-changes are pushed to. ``LoyaltyRules`` (``core.loyalty.rules``) holds them and checks the codes they name
-(ranks, coupon templates). Reference: docs/loyalty.md.
+changes are pushed to. ``[expiry_notice]`` says who hears of points about to expire, ``[member_status]``
+which systems are kept told of each member's rank, points and segments. ``LoyaltyRules``
+(``core.loyalty.rules``) holds them and checks the codes they name (ranks, coupon templates).
+Reference: docs/loyalty.md.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-__all__ = ["Birthday", "MemberFacts", "Rfm", "Segment"]
+__all__ = ["Birthday", "ExpiryNotice", "MemberFacts", "MemberStatus", "Rfm", "Segment"]
 
 # The same syntax as every code of the rules file (``core.loyalty.rules.Code``).
 _Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
@@ -52,6 +54,19 @@ class Rfm(_Section):
     """The window (months back from the job's run) that frequency, monetary and channel usage count over."""
 
     window_months: Annotated[int, Field(ge=1, le=60)] = 12
+
+
+class ExpiryNotice(_Section):
+    """Clusters whose points expire within ``days`` are told once per expiry, through ``destinations`` (a mailer)."""
+
+    days: Annotated[int, Field(ge=1, le=365)] = 30
+    destinations: tuple[Destination, ...] = ()
+
+
+class MemberStatus(_Section):
+    """Connector instances kept told of each cluster's member number, rank, points, next expiry and segments."""
+
+    destinations: tuple[Destination, ...] = ()
 
 
 class MemberFacts(NamedTuple):

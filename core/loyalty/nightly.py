@@ -1,7 +1,8 @@
 """The nightly loyalty jobs in their order, each in its own transaction, timed.
 
-Order: expiry (lapse lots, release pending points), rank period end, birthday benefits, RFM scores, then
-segments (which read the RFM scores just written). One transaction per job keeps a failure of a later job
+Order: expiry (lapse lots, release pending points), expiry notices, rank period end, birthday benefits, RFM
+scores, segments (which read the RFM scores just written), then the member statuses pushed to the systems that
+show them (which read the segments). One transaction per job keeps a failure of a later job
 from undoing an earlier one, and keeps each job's locks short; every job is idempotent, so running the whole
 list again the same night changes nothing more.
 """
@@ -40,10 +41,12 @@ def run_nightly(
     """Run every job as of ``now``; ``publish`` receives each job's events once its transaction committed."""
     jobs: list[tuple[str, Callable[[Connection], tuple[str, tuple[DomainEvent, ...]]]]] = [
         ("expiry", lambda conn: _expiry(loyalty, conn, now)),
+        ("expiry notices", lambda conn: _expiry_notices(loyalty, conn, now, sealer)),
         ("rank period end", lambda conn: _period_end(loyalty, conn, now)),
         ("birthday", lambda conn: _birthday(loyalty, conn, now, sealer)),
         ("rfm", lambda conn: _rfm(loyalty, conn, now)),
         ("segments", lambda conn: _segments(loyalty, conn, now)),
+        ("member status", lambda conn: _member_status(loyalty, conn, now, sealer)),
     ]
     runs = []
     for name, job in jobs:
@@ -58,6 +61,14 @@ def run_nightly(
 def _expiry(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[str, tuple[DomainEvent, ...]]:
     outcome = loyalty.run_expiry(conn, now)
     return f"{outcome.entries:,} lots written off", outcome.events
+
+
+def _expiry_notices(
+    loyalty: LoyaltyEngine, conn: Connection, now: datetime, sealer: MemberSealer
+) -> tuple[str, tuple[DomainEvent, ...]]:
+    if not loyalty.rules.expiry_notice.destinations:
+        return "no [expiry_notice] destinations in the rules", ()
+    return f"{loyalty.run_expiry_notices(conn, now, sealer):,} notices", ()
 
 
 def _period_end(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[str, tuple[DomainEvent, ...]]:
@@ -86,3 +97,12 @@ def _segments(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[
     outcome = loyalty.run_segments(conn, now)
     summary = f"{outcome.joined:,} joined, {outcome.left:,} left, {outcome.messages:,} outbox messages"
     return summary, outcome.events
+
+
+def _member_status(
+    loyalty: LoyaltyEngine, conn: Connection, now: datetime, sealer: MemberSealer
+) -> tuple[str, tuple[DomainEvent, ...]]:
+    if not loyalty.rules.member_status.destinations:
+        return "no [member_status] destinations in the rules", ()
+    outcome = loyalty.run_member_status(conn, now, sealer)
+    return f"{outcome.changes:,} changed statuses, {outcome.messages:,} outbox messages", ()

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from core.errors import ConfigError
-from core.loyalty.member_rules import Birthday, Destination, Rfm, Segment
+from core.loyalty.member_rules import Birthday, Destination, ExpiryNotice, MemberStatus, Rfm, Segment
 from core.loyalty.offer_rules import CouponTemplate, Surveys
 from core.loyalty.periods import JST, EvaluationPeriod, end_of_day_after, end_of_month_after, end_of_year_after
 
@@ -205,6 +205,8 @@ class LoyaltyRules(_Section):
     birthday: Birthday | None = None
     rfm: Rfm = Rfm()
     segments: tuple[Segment, ...] = ()
+    expiry_notice: ExpiryNotice = ExpiryNotice()
+    member_status: MemberStatus = MemberStatus()
 
     @field_validator("campaigns")
     @classmethod

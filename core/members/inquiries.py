@@ -18,6 +18,8 @@ from sqlalchemy import Connection, Engine, Row
 
 from core.crypto.sealing import MemberSealer, WrappedDataKey
 from core.errors import InvalidInputError, MemberNotFoundError
+from core.loyalty.coupon_messages import customer_ids
+from core.loyalty.status_messages import member_numbers
 from core.records import Inquiry, InquiryMessage
 from core.store import records as repo
 from core.sync import outbox
@@ -134,10 +136,16 @@ class InquiryLog:
         return cipher.decrypt(row.subject_ct, table="inquiries", column="subject_ct", owner_id=str(row.member_id))
 
     def _enqueue(self, conn: Connection, kind: str, key: str, payload: dict[str, Any], member_id: UUID) -> None:
+        """One message per helpdesk, naming the member by number and by their user id there (``None``: none yet)."""
+        if not self.destinations:
+            return
+        number = member_numbers(conn, self.sealer, [member_id]).get(member_id.hex)
         for destination in self.destinations:
+            customer_id = customer_ids(conn, [member_id], destination).get(member_id)
             outbox.enqueue(
                 conn, self.outbox_sealer, destination=destination, kind=kind, idempotency_key=f"{key}:{destination}",
-                payload=payload, now=self.clock(), member_id=member_id,
+                payload={**payload, "customer_id": customer_id, "member_number": number}, now=self.clock(),
+                member_id=member_id,
             )  # fmt: skip
 
 

@@ -460,6 +460,17 @@ class MemberSegment(Base):
     since: Mapped[datetime]
 
 
+class MemberStatusPush(Base):
+    """What one destination was last told of a cluster root's loyalty status, as a digest: only changes are sent."""
+
+    __tablename__ = "member_status_pushes"
+
+    destination: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(16))
+    pushed_at: Mapped[datetime]
+
+
 class MemberScore(Base):
     """A cluster root's RFM figures and quintile scores, rewritten in full by the nightly job.
 

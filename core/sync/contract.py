@@ -66,6 +66,10 @@ CONSENT_MESSAGE = "member.consent"
 """Outbox kind of a member's new email marketing consent (``core.sync.consent_messages``; docs/connector-guide.md)."""
 COUPON_MESSAGE = "coupon.issued"
 """Outbox kind of a newly issued coupon (``core.loyalty.coupon_messages``; payload in docs/loyalty.md)."""
+STATUS_MESSAGE = "member.loyalty"
+"""Outbox kind of changed loyalty statuses: rank, points, segments (``core.loyalty.status_messages``)."""
+EXPIRING_MESSAGE = "points.expiring"
+"""Outbox kind of a notice of points about to expire (``core.loyalty.expiry_notices``; payload in docs/loyalty.md)."""
 
 
 @dataclass(frozen=True)

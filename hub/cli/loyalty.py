@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from core.loyalty import LoyaltyEngine, PointsMovement, load_rules
+from core.loyalty.expiry_notices import expiring_points
 from core.loyalty.periods import JST
 from core.loyalty.rule_change import RuleChangeReport, preview_rules
 from core.store.database import read_only
@@ -111,9 +112,32 @@ def coupons(member: Member) -> None:
     console.print(table)
 
 
+@app.command("expiring")
+def expiring(
+    days: Annotated[int, typer.Option("--days", min=1, max=365, help="How far ahead to look.")] = 30,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Rows to show at most.")] = 50,
+) -> None:
+    """List the members whose points expire within ``--days``, soonest first (sends nothing)."""
+    with opened_hub() as hub:
+        with read_only(hub.engine).begin() as conn:
+            due = expiring_points(conn, hub.loyalty.clock(), days)
+        rows = [
+            (hub.members.get(item.member_id).member_number or "-", f"{item.points:,}",
+             f"{item.expires_at.astimezone(JST):%Y-%m-%d %H:%M}")
+            for item in due[:limit]
+        ]  # fmt: skip
+    if not due:
+        console.print(f"no points expire within {days} days")
+        return
+    console.print(f"{len(due):,} expiries, {sum(item.points for item in due):,} points within {days} days")
+    _print_rows("expiring points", ("member", "points", "expires (JST)"), rows, limit)
+    if len(due) > limit:
+        console.print(f"… and {len(due) - limit:,} more")
+
+
 @app.command("run-jobs")
 def run_jobs() -> None:
-    """Run the nightly loyalty jobs now: expiry, rank period end, birthday benefits, RFM scores, segments."""
+    """Run the nightly loyalty jobs now: expiry and its notices, rank period end, birthdays, RFM, segments, statuses."""
     with opened_hub() as hub:
         _warn_unknown_destinations(hub, hub.loyalty)
         runs = hub.run_loyalty_jobs()
@@ -226,6 +250,8 @@ def _warn_unknown_destinations(hub: Hub, loyalty: LoyaltyEngine) -> None:
     """Segment and rank destinations must be connector instances of hub.toml, or their messages are never delivered."""
     named = {(d, "segment") for segment in loyalty.rules.segments for d in segment.destinations}
     named |= {(d, "rank") for d in loyalty.rules.ranks.destinations}
+    named |= {(d, "expiry notice") for d in loyalty.rules.expiry_notice.destinations}
+    named |= {(d, "member status") for d in loyalty.rules.member_status.destinations}
     for destination, what in sorted(named):
         if destination not in hub.config.connectors:
             console.print(f"[yellow]warning:[/] {what} destination {destination!r} is not a connector of hub.toml")

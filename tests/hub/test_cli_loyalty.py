@@ -121,10 +121,24 @@ def test_run_jobs_reports_every_nightly_job_in_order(member_id):
 
     assert result.exit_code == 0, result.output
     lines = [line.split(":")[0] for line in result.output.splitlines()]
-    assert lines == ["expiry", "rank period end", "birthday", "rfm", "segments"]
+    assert lines == [
+        "expiry", "expiry notices", "rank period end", "birthday", "rfm", "segments", "member status",
+    ]  # fmt: skip
     assert "expiry: 0 lots written off" in result.output
     assert "rank period end: 0 rank changes" in result.output
     assert "rfm: 1 members scored, 1 of them buyers" in result.output
+
+
+def test_expiring_lists_the_members_whose_points_lapse_within_the_window(hub_env, request):
+    hub_env.write_text(RULES.replace('policy = "never"', 'policy = "days_after_earning"\ndays = 20'), encoding="utf-8")
+    request.getfixturevalue("member_id")  # bought yesterday: 120 points lapse in about 20 days
+
+    within = run("expiring", "--days", "30")
+    beyond = run("expiring", "--days", "10")
+
+    assert within.exit_code == 0, within.output
+    assert "1 expiries, 120 points within 30 days" in within.output
+    assert "no points expire within 10 days" in beyond.output
 
 
 def test_run_jobs_puts_the_buyer_in_a_segment_once(member_id, hub_env):

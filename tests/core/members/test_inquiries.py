@@ -72,6 +72,8 @@ def test_a_logged_inquiry_joins_the_timeline_sealed_and_goes_to_the_helpdesk_onc
     payload = messages[0][2]
     assert payload["inquiry_id"] == logged.id and payload["body"] == "ポイントが付与されていない"
     assert payload["member_id"] == str(member.id) and payload["author"] == "operator"
+    assert payload["member_number"] == member.member_number
+    assert payload["customer_id"] is None  # the member has no user in the helpdesk yet
 
 
 def test_updating_adds_a_note_changes_the_status_and_tells_the_helpdesk(hub):

@@ -1,0 +1,101 @@
+"""SQL of each cluster's loyalty status: points by state and next expiry, lots about to expire, pushed digests.
+
+Points come from the lots with points left (a lot's ``remaining`` is its points less what consumptions took),
+counted on the cluster root: a merged member's lots count for the root. Lots past their expiry that the expiry
+job has not written off yet count as nothing, as a balance does (``core.loyalty.accounts.Balance``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, Select, case, delete, func, or_, select
+
+from core.store.loyalty import CONSUMPTIONS, LEDGER, MEMBERS, among
+from core.store.members import _insert_rows
+from core.store.models import MemberStatusPush, table_of
+from core.store.rfm import cluster_tree
+from core.store.segments import raw_id
+
+PUSHES = table_of(MemberStatusPush)
+
+
+def _live_lots(now: datetime) -> Select[Any]:
+    """Per lot with points left and not lapsed at ``now``: root, remaining, available_at, expires_at."""
+    e, c = LEDGER.c, CONSUMPTIONS.c
+    tree = cluster_tree()
+    remaining = e.points - func.coalesce(func.sum(c.points), 0)
+    return (
+        select(tree.c.root, remaining.label("remaining"), e.available_at, e.expires_at)
+        .select_from(LEDGER.join(tree, tree.c.id == e.member_id).outerjoin(CONSUMPTIONS, c.lot_id == e.id))
+        .where(e.available_at.is_not(None), or_(e.expires_at.is_(None), e.expires_at > now))
+        .group_by(e.id, tree.c.root, e.points, e.available_at, e.expires_at)
+        .having(remaining > 0)
+    )
+
+
+def cluster_statuses(conn: Connection, now: datetime) -> list[Row[Any]]:
+    """Per active cluster root: id (as :func:`raw_id` gives it), rank_code, available, pending, next_expiry, expiring.
+
+    ``available`` is spendable at ``now``, ``pending`` still in its return window; ``next_expiry`` is the
+    earliest expiry among the points left and ``expiring`` how many expire then.
+    """
+    lots = _live_lots(now).subquery("lots")
+    spendable = lots.c.available_at <= now
+    totals = (
+        select(
+            lots.c.root,
+            func.sum(case((spendable, lots.c.remaining), else_=0)).label("available"),
+            func.sum(case((spendable, 0), else_=lots.c.remaining)).label("pending"),
+            func.min(lots.c.expires_at).label("next_expiry"),
+        ).group_by(lots.c.root)
+    ).subquery("totals")
+    soonest = (
+        select(lots.c.root, func.sum(lots.c.remaining).label("expiring"))
+        .join(totals, (totals.c.root == lots.c.root) & (totals.c.next_expiry == lots.c.expires_at))
+        .group_by(lots.c.root)
+    ).subquery("soonest")
+    m = MEMBERS.c
+    query: Select[Any] = (
+        select(
+            raw_id(m.id),
+            m.rank_code,
+            func.coalesce(totals.c.available, 0).label("available"),
+            func.coalesce(totals.c.pending, 0).label("pending"),
+            totals.c.next_expiry,
+            func.coalesce(soonest.c.expiring, 0).label("expiring"),
+        )
+        .select_from(MEMBERS.outerjoin(totals, totals.c.root == m.id).outerjoin(soonest, soonest.c.root == m.id))
+        .where(m.merged_into.is_(None), m.status != "erased")
+    )
+    return list(conn.execute(query).all())
+
+
+def expiring_lots(conn: Connection, now: datetime, until: datetime) -> list[Row[Any]]:
+    """Points that expire after ``now`` and by ``until``, per cluster root and expiry: root, expires_at, points."""
+    lots = _live_lots(now).where(LEDGER.c.expires_at <= until).subquery("lots")
+    query: Select[Any] = (
+        select(lots.c.root, lots.c.expires_at, func.sum(lots.c.remaining).label("points"))
+        .group_by(lots.c.root, lots.c.expires_at)
+        .order_by(lots.c.expires_at, lots.c.root)
+    )
+    return list(conn.execute(query).all())
+
+
+def pushed_digests(conn: Connection, destination: str) -> dict[Any, bytes]:
+    """What ``destination`` was last told of each root: member (as :func:`raw_id` gives it) → digest."""
+    p = PUSHES.c
+    query = select(raw_id(p.member_id), p.digest).where(p.destination == destination)
+    return {member_id: bytes(digest) for member_id, digest in conn.execute(query)}
+
+
+def save_digests(conn: Connection, destination: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Record what ``destination`` was told: rows of ``member_id``, ``digest``, ``pushed_at`` (replacing older)."""
+    if not rows:
+        return
+    p = PUSHES.c
+    told = [row["member_id"] for row in rows]
+    conn.execute(delete(PUSHES).where(p.destination == destination, among(conn, p.member_id, told)))
+    _insert_rows(conn, PUSHES, [{"destination": destination, **row} for row in rows])
