@@ -121,7 +121,7 @@ def expiring(
     with opened_hub() as hub:
         with read_only(hub.engine).begin() as conn:
             due = expiring_points(conn, hub.loyalty.clock(), days)
-        rows = [
+        rows: list[tuple[str, ...]] = [
             (hub.members.get(item.member_id).member_number or "-", f"{item.points:,}",
              f"{item.expires_at.astimezone(JST):%Y-%m-%d %H:%M}")
             for item in due[:limit]

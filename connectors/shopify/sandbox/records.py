@@ -23,10 +23,10 @@ from connectors.shopify.sandbox.data import (
     gid,
     iso_utc,
     money,
-    unit,
 )
 from connectors.shopify.sandbox.discounts import DiscountCodes
 from connectors.shopify.sandbox.ordering import UpdatedAtOrder, pack
+from connectors.town import unit
 
 KINDS = ("customers", "orders")
 GID_TYPES = {"customers": "Customer", "orders": "Order"}
