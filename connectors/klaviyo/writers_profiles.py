@@ -1,0 +1,66 @@
+"""``member.loyalty`` as custom profile properties and ``member.segments`` as list membership.
+
+Klaviyo has no tags: segments are lists (``segment_lists`` maps codes to list ids) and the member's state is
+a handful of prefixed properties, which flows and templates can read. Both writes are idempotent, which
+stands in for an idempotency key Klaviyo's profile endpoints do not take.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from connectors.klaviyo.client import KlaviyoClient
+from connectors.klaviyo.config import KlaviyoConfig
+from connectors.klaviyo.payloads import LoyaltyEntry, MemberLoyalty, MemberSegments, parse_payload
+from core.errors import PermanentError
+from core.sync.contract import OutboundMessage
+
+
+def write_member_loyalty(client: KlaviyoClient, config: KlaviyoConfig, message: OutboundMessage) -> None:
+    """PATCH each linked member's properties; a profile deleted in Klaviyo meanwhile is skipped."""
+    payload = parse_payload(MemberLoyalty, message)
+    for entry in payload.members:
+        if entry.customer_id is None:
+            continue
+        try:
+            client.patch_profile(entry.customer_id, loyalty_properties(entry, config.property_prefix))
+        except PermanentError as error:
+            if error.status != 404:
+                raise
+
+
+def loyalty_properties(entry: LoyaltyEntry, prefix: str) -> dict[str, Any]:
+    """The properties a member's state sets; ``None`` clears a value Klaviyo still holds."""
+    return {
+        f"{prefix}member_number": entry.member_number,
+        f"{prefix}rank": entry.rank,
+        f"{prefix}points": entry.points,
+        f"{prefix}segments": list(entry.segments),
+        f"{prefix}expiring_points": entry.expiring_points,
+        f"{prefix}points_expire_at": entry.expiring_at.isoformat() if entry.expiring_at else None,
+    }
+
+
+def write_member_segments(client: KlaviyoClient, config: KlaviyoConfig, message: OutboundMessage) -> None:
+    """Add profiles to the lists of segments joined and remove them from those of segments left.
+
+    A list that another of the member's segments still maps to is kept. One request per list and direction.
+    """
+    payload = parse_payload(MemberSegments, message)
+    lists = config.segment_lists
+    additions: dict[str, list[str]] = defaultdict(list)
+    removals: dict[str, list[str]] = defaultdict(list)
+    for change in payload.changes:
+        if change.customer_id is None:
+            continue
+        kept = {lists[code] for code in change.segments if code in lists}
+        for list_id in dict.fromkeys(lists[code] for code in change.joined if code in lists):
+            additions[list_id].append(change.customer_id)
+        for list_id in dict.fromkeys(lists[code] for code in change.left if code in lists):
+            if list_id not in kept:
+                removals[list_id].append(change.customer_id)
+    for list_id, profile_ids in removals.items():
+        client.change_list_members(list_id, profile_ids, add=False)
+    for list_id, profile_ids in additions.items():
+        client.change_list_members(list_id, profile_ids, add=True)
