@@ -22,7 +22,9 @@ from core.records import CanonicalRecord
 from core.sync.contract import (
     CONSENT_MESSAGE,
     COUPON_MESSAGE,
+    EXPIRING_MESSAGE,
     SEGMENTS_MESSAGE,
+    STATUS_MESSAGE,
     Batch,
     CheckResult,
     OutboundMessage,
@@ -32,8 +34,6 @@ from core.sync.contract import (
 from core.sync.mapping import RecordMapper, map_record
 from core.sync.retry import RetryPolicy
 
-LOYALTY_MESSAGE = "member.loyalty"
-POINTS_EXPIRING_MESSAGE = "points.expiring"
 Writer = Callable[[KlaviyoClient, KlaviyoConfig, OutboundMessage], None]
 
 
@@ -46,7 +46,7 @@ class KlaviyoConnector:
 
     streams: Sequence[StreamSpec] = tuple(STREAM_SPECS.values())
     outbound_kinds: Sequence[str] = (
-        LOYALTY_MESSAGE, SEGMENTS_MESSAGE, COUPON_MESSAGE, POINTS_EXPIRING_MESSAGE, CONSENT_MESSAGE,
+        STATUS_MESSAGE, SEGMENTS_MESSAGE, COUPON_MESSAGE, EXPIRING_MESSAGE, CONSENT_MESSAGE,
     )  # fmt: skip
 
     def __init__(
@@ -64,10 +64,10 @@ class KlaviyoConnector:
         self._client = KlaviyoClient(config, api_key, transport=transport, retry=retry)
         self._profile_mapper = profile_mapper(config.kana_property)
         self._writers: dict[str, Writer] = {
-            LOYALTY_MESSAGE: write_member_loyalty,
+            STATUS_MESSAGE: write_member_loyalty,
             SEGMENTS_MESSAGE: write_member_segments,
             COUPON_MESSAGE: partial(write_coupon_issued, now=clock),
-            POINTS_EXPIRING_MESSAGE: partial(write_points_expiring, now=clock),
+            EXPIRING_MESSAGE: partial(write_points_expiring, now=clock),
             CONSENT_MESSAGE: write_member_consent,
         }
 

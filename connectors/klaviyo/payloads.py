@@ -23,22 +23,23 @@ class MessagePayload(BaseModel):
 
 
 class LoyaltyEntry(MessagePayload):
-    """One member's loyalty state, for their profile's properties."""
+    """One member's loyalty status, for their profile's properties (docs/loyalty.md, member statuses)."""
 
     member_id: str
     customer_id: ExternalId | None
     member_number: str | None = None
     rank: Code | None = None
-    points: int | None = None
+    points_available: int | None = None
+    points_pending: int | None = None
     segments: tuple[Code, ...] = ()
     expiring_points: NonNegativeInt | None = None
     expiring_at: AwareDatetime | None = None
 
 
 class MemberLoyalty(MessagePayload):
-    """``member.loyalty``: a batch of members' states."""
+    """``member.loyalty``: a batch of changed statuses."""
 
-    members: tuple[LoyaltyEntry, ...] = Field(max_length=1000)
+    changes: tuple[LoyaltyEntry, ...] = Field(max_length=1000)
 
 
 class SegmentChange(MessagePayload):

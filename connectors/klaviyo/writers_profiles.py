@@ -20,7 +20,7 @@ from core.sync.contract import OutboundMessage
 def write_member_loyalty(client: KlaviyoClient, config: KlaviyoConfig, message: OutboundMessage) -> None:
     """PATCH each linked member's properties; a profile deleted in Klaviyo meanwhile is skipped."""
     payload = parse_payload(MemberLoyalty, message)
-    for entry in payload.members:
+    for entry in payload.changes:
         if entry.customer_id is None:
             continue
         try:
@@ -31,11 +31,12 @@ def write_member_loyalty(client: KlaviyoClient, config: KlaviyoConfig, message: 
 
 
 def loyalty_properties(entry: LoyaltyEntry, prefix: str) -> dict[str, Any]:
-    """The properties a member's state sets; ``None`` clears a value Klaviyo still holds."""
+    """The properties a member's status sets; ``None`` clears a value Klaviyo still holds."""
     return {
         f"{prefix}member_number": entry.member_number,
         f"{prefix}rank": entry.rank,
-        f"{prefix}points": entry.points,
+        f"{prefix}points": entry.points_available,
+        f"{prefix}points_pending": entry.points_pending,
         f"{prefix}segments": list(entry.segments),
         f"{prefix}expiring_points": entry.expiring_points,
         f"{prefix}points_expire_at": entry.expiring_at.isoformat() if entry.expiring_at else None,

@@ -99,24 +99,26 @@ def test_member_loyalty_sets_prefixed_properties_and_skips_unlinked_members(
 ) -> None:
     profile_id = profile_where(sandbox, "SUBSCRIBED")["id"]
     members = [
-        {"member_id": "m-1", "customer_id": profile_id, "member_number": "M-000123", "rank": "gold", "points": 3400,
-         "segments": ["vip"], "expiring_points": 200, "expiring_at": "2027-01-31T23:59:59+09:00"},
-        {"member_id": "m-2", "customer_id": None, "rank": "regular", "points": 0},
-        {"member_id": "m-3", "customer_id": "01JNOSUCHPROFILE", "rank": "silver", "points": 10},
+        {"member_id": "m-1", "customer_id": profile_id, "member_number": "M-000123", "rank": "gold",
+         "points_available": 3400, "points_pending": 120, "segments": ["vip"], "expiring_points": 200,
+         "expiring_at": "2027-01-31T23:59:59+09:00"},
+        {"member_id": "m-2", "customer_id": None, "rank": "regular", "points_available": 0},
+        {"member_id": "m-3", "customer_id": "01JNOSUCHPROFILE", "rank": "silver", "points_available": 10},
     ]  # fmt: skip
-    writer.deliver(message("member.loyalty", {"members": members}))
+    writer.deliver(message("member.loyalty", {"changes": members}))
     properties = (sandbox.state.profile(profile_id) or {})["attributes"]["properties"]
     assert properties["memberhub_rank"] == "gold"
-    assert (properties["memberhub_points"], properties["memberhub_member_number"]) == (3400, "M-000123")
+    assert (properties["memberhub_points"], properties["memberhub_points_pending"]) == (3400, 120)
+    assert properties["memberhub_member_number"] == "M-000123"
     assert (properties["memberhub_segments"], properties["memberhub_expiring_points"]) == (["vip"], 200)
 
 
 def test_member_loyalty_clears_an_expiry_that_is_gone(sandbox: SandboxServer, writer: KlaviyoConnector) -> None:
     profile_id = profile_where(sandbox, "SUBSCRIBED")["id"]
-    entry = {"member_id": "m-1", "customer_id": profile_id, "rank": "gold", "points": 10, "expiring_points": 5,
-             "expiring_at": "2027-01-31T23:59:59+09:00"}  # fmt: skip
-    writer.deliver(message("member.loyalty", {"members": [entry]}))
-    writer.deliver(message("member.loyalty", {"members": [{**entry, "expiring_points": None, "expiring_at": None}]}))
+    entry = {"member_id": "m-1", "customer_id": profile_id, "rank": "gold", "points_available": 10,
+             "expiring_points": 5, "expiring_at": "2027-01-31T23:59:59+09:00"}  # fmt: skip
+    writer.deliver(message("member.loyalty", {"changes": [entry]}))
+    writer.deliver(message("member.loyalty", {"changes": [{**entry, "expiring_points": 0, "expiring_at": None}]}))
     properties = (sandbox.state.profile(profile_id) or {})["attributes"]["properties"]
     assert "memberhub_points_expire_at" not in properties and properties["memberhub_rank"] == "gold"
 
