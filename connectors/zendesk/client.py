@@ -17,7 +17,7 @@ import httpx
 
 from connectors.zendesk.config import ZendeskConfig
 from core.errors import PermanentError
-from core.sync.http import Action, ConnectorHttpClient, ErrorRule
+from core.sync.http import Action, ClientStats, ConnectorHttpClient, ErrorRule
 from core.sync.retry import RetryPolicy
 
 ZENDESK_ERROR_RULES: tuple[ErrorRule, ...] = (
@@ -81,7 +81,7 @@ class ZendeskClient:
         )  # fmt: skip
 
     @property
-    def stats(self) -> Any:
+    def stats(self) -> ClientStats:
         """The shared client's counters (requests, attempts, retries, seconds waited)."""
         return self._http.stats
 

@@ -21,6 +21,7 @@ from core.errors import PermanentError, SyncError
 from core.records import CanonicalRecord
 from core.sync.contract import Batch, CheckResult, OutboundMessage, Rejected, StreamSpec
 from core.sync.cursor import StreamCursor
+from core.sync.http import ClientStats
 from core.sync.mapping import RecordMapper, map_record, map_records
 from core.sync.retry import RetryPolicy
 
@@ -59,6 +60,11 @@ class ZendeskConnector:
             "users": user_to_profile,
             "tickets": ticket_mapper(config.category_field_id, config.category_tag_prefix),
         }
+
+    @property
+    def stats(self) -> ClientStats:
+        """Requests sent, attempts on the wire, retries and the seconds spent waiting (``Retry-After``)."""
+        return self._client.stats
 
     def check(self) -> CheckResult:
         """Read the credentials' own user: proves the URL, the credentials and that they are an agent's."""

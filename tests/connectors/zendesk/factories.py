@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from connectors.zendesk import ZendeskConfig, ZendeskConnector
@@ -22,12 +24,23 @@ def small_sandbox(**options: Any) -> SandboxServer:
     return SandboxServer(**settings)
 
 
-def zendesk_connector(server: SandboxServer, *, retry: RetryPolicy = NO_RETRY, **settings: Any) -> ZendeskConnector:
+def zendesk_connector(
+    server: SandboxServer,
+    *,
+    retry: RetryPolicy = NO_RETRY,
+    sleep: Callable[[float], None] = time.sleep,
+    **settings: Any,
+) -> ZendeskConnector:
     """A connector for ``server``: 10-row export pages, 2-comment thread pages, 2 s deadline, retries off."""
     config = ZendeskConfig(
         **{"base_url": server.url, "email": server.email, "page_size": 10, "comments_page_size": 2,
            "timeout_s": 2.0, "job_poll_interval_s": 0.01, **settings}
     )  # fmt: skip
     return ZendeskConnector(
-        "zendesk-test", config, token=server.token, webhook_secrets=(server.state.webhook_secret,), retry=retry
+        "zendesk-test",
+        config,
+        token=server.token,
+        webhook_secrets=(server.state.webhook_secret,),
+        retry=retry,
+        sleep=sleep,
     )
