@@ -185,18 +185,22 @@ class SquareData:
 
     def refunds(self, index: int) -> list[Refund]:
         """About 4 % of paid orders partly and 3 % fully refunded, 1 to 10 days after the sale."""
-        roll = unit(self.seed, "sq-orders", index, "refund")
-        if self.is_open(index) or roll >= 0.07:
+        at = self._refunded_ms(index)
+        if at is None:
             return []
-        at = self.order_created_ms(index) + DAY_MS * (1 + pick(self.seed, "sq-orders", index, "refund-day", 10))
-        amount = self.line_items(index)[0][3] if roll < 0.04 else self.order_total(index)
+        partly = unit(self.seed, "sq-orders", index, "refund") < 0.04
+        amount = self.line_items(index)[0][3] if partly else self.order_total(index)
         return [Refund(index * 10, at, min(amount, self.order_total(index)))]
 
     def order_updated_ms(self, index: int) -> int:
         """The last change: the upload of an offline sale, a refund, or the sale itself."""
-        moments = [self.order_created_ms(index), self.uploaded_ms(index) or 0]
-        moments += [refund.at_ms for refund in self.refunds(index)]
-        return max(moments)
+        return max(self.order_created_ms(index), self.uploaded_ms(index) or 0, self._refunded_ms(index) or 0)
+
+    def _refunded_ms(self, index: int) -> int | None:
+        """When the order was refunded, if it was (cheap: sorting by ``updated_at`` asks it of every order)."""
+        if unit(self.seed, "sq-orders", index, "refund") >= 0.07 or self.is_open(index):
+            return None
+        return self.order_created_ms(index) + DAY_MS * (1 + pick(self.seed, "sq-orders", index, "refund-day", 10))
 
     def location_of(self, index: int) -> int:
         """The store number (from 1) of a sale."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -21,7 +23,7 @@ def square_sandbox(**options: Any) -> SandboxServer:
 
 def square_connector(
     server: SandboxServer, *, retry: RetryPolicy = NO_RETRY, transport: httpx.BaseTransport | None = None,
-    **settings: Any,
+    signature_keys: Sequence[str] | None = None, wall_clock: Callable[[], float] = time.time, **settings: Any,
 ) -> SquareConnector:  # fmt: skip
     """A connector for ``server``: 10 records a page, 2 s deadline, 5-minute webhook window, no retries."""
     config = SquareConfig(
@@ -32,7 +34,8 @@ def square_connector(
         "square-test",
         config,
         token=server.access_token,
-        signature_keys=(server.state.signature_key,),
+        signature_keys=(server.state.signature_key,) if signature_keys is None else signature_keys,
         retry=retry,
         transport=transport,
+        wall_clock=wall_clock,
     )
