@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.errors import ConfigError
 from core.identity.policy import IdentityPolicy
 from core.sync.consent_messages import ConsentSettings
+from core.sync.profile_messages import ProfileSettings
 from core.sync.registry import InstanceConfig
 
 _INSTANCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -58,6 +59,7 @@ class HubConfig:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     nightly_jobs: str | None = DEFAULT_NIGHTLY_JOBS
     consent: ConsentSettings = field(default_factory=ConsentSettings)
+    profiles: ProfileSettings = field(default_factory=ProfileSettings)
 
 
 def load_hub_config(path: Path | None) -> HubConfig:
@@ -84,11 +86,13 @@ def load_hub_config(path: Path | None) -> HubConfig:
     identity = _section(path, "identity", data.get("identity", {}), IdentityPolicy)
     console = _section(path, "console", data.get("console", {}), ConsoleSettings)
     consent = _section(path, "consent", data.get("consent", {}), ConsentSettings)
-    unknown = sorted(set(consent.destinations) - set(connectors))
-    if unknown:
-        raise ConfigError(f"{path}: consent.destinations: no [connectors.{unknown[0]}] table in this file")
+    profiles = _section(path, "profiles", data.get("profiles", {}), ProfileSettings)
+    for name, section in (("consent", consent), ("profiles", profiles)):
+        unknown = sorted(set(section.destinations) - set(connectors))
+        if unknown:
+            raise ConfigError(f"{path}: {name}.destinations: no [connectors.{unknown[0]}] table in this file")
     nightly_jobs = None if nightly == "off" else nightly
-    return HubConfig(path, connectors, tuple(priority), identity, console, nightly_jobs, consent)
+    return HubConfig(path, connectors, tuple(priority), identity, console, nightly_jobs, consent, profiles)
 
 
 def _section(path: Path, name: str, table: Any, model: type[_Section]) -> _Section:

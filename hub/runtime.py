@@ -33,6 +33,7 @@ from core.sync.ingest import StoreSink
 from core.sync.locks import stream_lock
 from core.sync.outbox import OutboxDispatcher
 from core.sync.payloads import PayloadSealer
+from core.sync.profile_messages import ProfileMessages
 from core.sync.registry import ConnectorRegistry
 from hub.config import HubConfig, load_hub_config
 from hub.settings import HubSettings
@@ -123,6 +124,7 @@ class Hub:
             identity=self.config.identity,
             loyalty=self.loyalty,
             consent=ConsentMessages(self.config.consent.destinations, self.outbox),
+            profiles=ProfileMessages(self.config.profiles.destinations, self.outbox),
         )
 
     @cached_property

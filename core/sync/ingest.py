@@ -48,6 +48,7 @@ from core.sync.consent_messages import ConsentMessages
 from core.sync.dead_letters import Quarantined
 from core.sync.ingest_activity import ActivityWriter
 from core.sync.ingest_members import MemberResolver
+from core.sync.profile_messages import ProfileMessages
 from core.sync.sink import SinkResult
 
 __all__ = ["OPERATOR_SOURCE", "StoreSink"]
@@ -70,10 +71,12 @@ class StoreSink:
     decides which profiles are one member (``core.identity.policy``). With ``loyalty``, the batch's purchases
     earn (or give back) points and move ranks in the same transaction, and clusters the batch merged are
     settled (``core.loyalty``). With ``consent``, the batch's email consent changes are written to the outbox
-    for the consent destinations (``core.sync.consent_messages``). ``written`` counts members created
-    (placeholders included), changed, merged or erased (whole or the source's part), purchases, lines,
-    adjustments, inquiries, messages, survey responses and consent events; the source links, field provenance,
-    blind-index rows, review items, audit rows and ledger entries that go with them are not counted.
+    for the consent destinations (``core.sync.consent_messages``); with ``profiles``, the changes the batch
+    makes to existing members' profiles go to the profile destinations (``core.sync.profile_messages``).
+    ``written`` counts members created (placeholders included), changed, merged or erased (whole or the
+    source's part), purchases, lines, adjustments, inquiries, messages, survey responses and consent events;
+    the source links, field provenance, blind-index rows, review items, audit rows and ledger entries that go
+    with them are not counted.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class StoreSink:
         identity: IdentityPolicy | None = None,
         loyalty: LoyaltyEngine | None = None,
         consent: ConsentMessages | None = None,
+        profiles: ProfileMessages | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.directory = directory
@@ -91,6 +95,7 @@ class StoreSink:
         self.identity = identity or IdentityPolicy()
         self.loyalty = loyalty
         self.consent = consent
+        self.profiles = profiles
         self.clock = clock or directory.clock
 
     def apply(self, conn: Connection, records: Sequence[CanonicalRecord]) -> SinkResult:
@@ -100,6 +105,8 @@ class StoreSink:
         repo.lock_sources(conn, {record.source for record in batch.accepted} | batch.identity_locks())
         members = MemberResolver(self.directory, self.ranking, self.identity, now)
         written, known = members.write_profiles(conn, batch.profiles)
+        if self.profiles is not None:
+            self.profiles.send(conn, members.profile_changes, now)
         customers, placeholders = members.resolve_customers(conn, batch.customer_keys(), known)
         activity = ActivityWriter(conn, self.directory.sealer, customers, now)
         activity.load_ciphers(batch.members_sealed_for(customers))

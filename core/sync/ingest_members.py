@@ -33,6 +33,7 @@ from core.store import members as member_repo
 from core.store import records as repo
 from core.store import reviews as review_repo
 from core.store.records import Key
+from core.sync.profile_messages import ProfileChange
 
 _FULL_DIGEST_BYTES = 32
 _EMPTY = MemberProfile(name=None)
@@ -72,6 +73,17 @@ class _Draft:
         """The stored profile with every winning field replaced."""
         return replace(self.base, **self.winners)
 
+    def change(self) -> ProfileChange:
+        """What the batch changed of this existing member's profile, and which source set each changed field."""
+        assert self.member_id is not None and self.number is not None
+        merged = self.merged
+        changed = {
+            name: self.claims[name].source
+            for name in PROFILE_FIELDS
+            if getattr(merged, name) != getattr(self.base, name) and name in self.claims
+        }
+        return ProfileChange(self.member_id, self.number, merged, changed)
+
 
 class MemberResolver:
     """Resolves one batch's records to members and writes the profile merges, in the caller's transaction.
@@ -88,6 +100,7 @@ class MemberResolver:
         self.policy = policy
         self.now = now
         self.events: list[MemberMerged] = []
+        self.profile_changes: list[ProfileChange] = []
         self._rows: dict[UUID, Row[Any]] = {}
         self._members: dict[UUID, Member] = {}
 
@@ -227,6 +240,7 @@ class MemberResolver:
             changed = {name: value for name, value in after.items() if value != before[name]}
             if not changed:
                 continue
+            self.profile_changes.append(draft.change())
             cipher = self.sealer.cipher_for(draft.key)
             column_rows.append({"id": draft.member_id, **self.sealer.seal_fields(cipher, draft.member_id, changed)})
             old_index, new_index = draft.base.index_values(draft.number), draft.merged.index_values(draft.number)
