@@ -103,7 +103,11 @@ class KlaviyoClient:
 
     def patch_profile(self, profile_id: str, properties: Mapping[str, Any]) -> None:
         """Set custom properties; properties left out are kept, ``None`` clears one."""
-        document = {"data": {"type": "profile", "id": profile_id, "attributes": {"properties": dict(properties)}}}
+        self.patch_profile_attributes(profile_id, {"properties": dict(properties)})
+
+    def patch_profile_attributes(self, profile_id: str, attributes: Mapping[str, Any]) -> None:
+        """Change profile attributes (``properties`` among them); what is left out is kept, ``None`` clears."""
+        document = {"data": {"type": "profile", "id": profile_id, "attributes": dict(attributes)}}
         path = PROFILE_TEMPLATE.format(id=quote(profile_id, safe=""))
         self._write("PATCH", path, PROFILE_TEMPLATE, document)
 

@@ -40,6 +40,7 @@ class KlaviyoConfig(_Settings):
     revision: Revision = Field("2025-01-15", description="the `revision` header: the API schema pinned")
     list_id: KlaviyoId | None = Field(None, description="the newsletter list a consent subscribe joins")
     kana_property: PropertyName | None = Field("kana", description="custom profile property holding the kana")
+    birthday_property: PropertyName | None = Field("birthday", description="custom property: ISO birthday")
     surveys: tuple[SurveyMetric, ...] = Field((), description="metrics whose events are survey responses")
     segment_lists: dict[Code, KlaviyoId] = Field(
         default_factory=dict, description="segment code → list id, for `member.segments`"

@@ -16,13 +16,14 @@ from connectors.klaviyo.reading import read_profiles, read_survey_answers, surve
 from connectors.klaviyo.streams import PROFILES_PATH, STREAM_SPECS
 from connectors.klaviyo.writers_consent import write_member_consent
 from connectors.klaviyo.writers_events import write_coupon_issued, write_points_expiring
-from connectors.klaviyo.writers_profiles import write_member_loyalty, write_member_segments
+from connectors.klaviyo.writers_profiles import write_member_loyalty, write_member_profile, write_member_segments
 from core.errors import PermanentError, SyncError
 from core.records import CanonicalRecord
 from core.sync.contract import (
     CONSENT_MESSAGE,
     COUPON_MESSAGE,
     EXPIRING_MESSAGE,
+    PROFILE_MESSAGE,
     SEGMENTS_MESSAGE,
     STATUS_MESSAGE,
     Batch,
@@ -46,7 +47,7 @@ class KlaviyoConnector:
 
     streams: Sequence[StreamSpec] = tuple(STREAM_SPECS.values())
     outbound_kinds: Sequence[str] = (
-        STATUS_MESSAGE, SEGMENTS_MESSAGE, COUPON_MESSAGE, EXPIRING_MESSAGE, CONSENT_MESSAGE,
+        STATUS_MESSAGE, SEGMENTS_MESSAGE, COUPON_MESSAGE, EXPIRING_MESSAGE, CONSENT_MESSAGE, PROFILE_MESSAGE,
     )  # fmt: skip
 
     def __init__(
@@ -62,13 +63,14 @@ class KlaviyoConnector:
         self.instance = instance
         self.config = config
         self._client = KlaviyoClient(config, api_key, transport=transport, retry=retry)
-        self._profile_mapper = profile_mapper(config.kana_property)
+        self._profile_mapper = profile_mapper(config.kana_property, config.birthday_property)
         self._writers: dict[str, Writer] = {
             STATUS_MESSAGE: write_member_loyalty,
             SEGMENTS_MESSAGE: write_member_segments,
             COUPON_MESSAGE: partial(write_coupon_issued, now=clock),
             EXPIRING_MESSAGE: partial(write_points_expiring, now=clock),
             CONSENT_MESSAGE: write_member_consent,
+            PROFILE_MESSAGE: write_member_profile,
         }
 
     @property

@@ -7,7 +7,7 @@ record, which validates again. Reasons name fields and rules, never values.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StrictStr, ValidationError
@@ -138,17 +138,22 @@ class _SurveyFields(_Wire):
     answers: dict[str, Answer] = {}
 
 
-def profile_mapper(kana_property: str | None) -> RecordMapper:
-    """Maps a profile to a ``Profile``, the kana read from the custom property ``kana_property``."""
+def profile_mapper(kana_property: str | None, birthday_property: str | None = None) -> RecordMapper:
+    """Maps a profile to a ``Profile``, kana and birthday read from the custom properties named."""
 
     def mapper(source: str, raw: Any) -> Profile:
-        return profile_to_profile(source, raw, kana_property)
+        return profile_to_profile(source, raw, kana_property, birthday_property)
 
     return mapper
 
 
-def profile_to_profile(source: str, raw: Any, kana_property: str | None) -> Profile:
-    """A profile as a ``Profile``: the name family name first, as in Japan; a bounced address unverified."""
+def profile_to_profile(
+    source: str, raw: Any, kana_property: str | None, birthday_property: str | None = None
+) -> Profile:
+    """A profile as a ``Profile``: the name family name first, as in Japan; a bounced address unverified.
+
+    A birthday property that is not an ISO date is ignored: a custom property never refuses the profile.
+    """
     profile = WireProfile.model_validate(raw)
     attributes = profile.attributes
     location = attributes.location or WireLocation()
@@ -166,6 +171,7 @@ def profile_to_profile(source: str, raw: Any, kana_property: str | None) -> Prof
         phone=attributes.phone_number,
         postal_code=location.zip,
         address=_joined((street, location.address2), " "),
+        birthday=_iso_date(attributes.properties.get(birthday_property) if birthday_property else None),
     )
 
 
@@ -262,6 +268,13 @@ def _answer_text(answer: Answer) -> str:
     if isinstance(answer, list):
         return "、".join(str(part) for part in answer)
     return answer if isinstance(answer, str) else str(answer)
+
+
+def _iso_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _joined(parts: Iterable[str | None], separator: str) -> str | None:

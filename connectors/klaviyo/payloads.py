@@ -6,6 +6,7 @@ member ids only: they end up in the outbox's ``last_error`` and in logs.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
@@ -83,6 +84,21 @@ class PointsExpiring(MessagePayload):
     points: NonNegativeInt
     expires_at: AwareDatetime
     notice_days: NonNegativeInt | None = None
+
+
+class MemberProfile(MessagePayload):
+    """``member.profile``: a member's profile fields and which of them changed (docs/connector-guide.md)."""
+
+    member_id: str
+    customer_id: ExternalId | None
+    name: str | None = None
+    kana: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    postal_code: str | None = None
+    address: str | None = None
+    birthday: date | None = None
+    changed: tuple[str, ...] = ()
 
 
 class MemberConsent(MessagePayload):

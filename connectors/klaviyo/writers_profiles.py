@@ -1,7 +1,7 @@
-"""``member.loyalty`` as custom profile properties and ``member.segments`` as list membership.
+"""Profile writes: ``member.loyalty`` (properties), ``member.segments`` (lists), ``member.profile`` (fields).
 
-Klaviyo has no tags: segments are lists (``segment_lists`` maps codes to list ids) and the member's state is
-a handful of prefixed properties, which flows and templates can read. Both writes are idempotent, which
+Klaviyo has no tags: segments are lists (``segment_lists`` maps codes to list ids) and the member's status is
+a handful of prefixed properties, which flows and templates can read. Every write is idempotent, which
 stands in for an idempotency key Klaviyo's profile endpoints do not take.
 """
 
@@ -12,7 +12,14 @@ from typing import Any
 
 from connectors.klaviyo.client import KlaviyoClient
 from connectors.klaviyo.config import KlaviyoConfig
-from connectors.klaviyo.payloads import LoyaltyEntry, MemberLoyalty, MemberSegments, parse_payload
+from connectors.klaviyo.payloads import (
+    LoyaltyEntry,
+    MemberLoyalty,
+    MemberProfile,
+    MemberSegments,
+    parse_payload,
+    profile_of,
+)
 from core.errors import PermanentError
 from core.sync.contract import OutboundMessage
 
@@ -65,3 +72,37 @@ def write_member_segments(client: KlaviyoClient, config: KlaviyoConfig, message:
         client.change_list_members(list_id, profile_ids, add=False)
     for list_id, profile_ids in additions.items():
         client.change_list_members(list_id, profile_ids, add=True)
+
+
+def write_member_profile(client: KlaviyoClient, config: KlaviyoConfig, message: OutboundMessage) -> None:
+    """PATCH the fields the hub changed; a name without a space between family and given name is not split."""
+    payload = parse_payload(MemberProfile, message)
+    profile_id = profile_of(message.kind, payload.member_id, payload.customer_id)
+    attributes = profile_attributes(payload, config)
+    if attributes:
+        client.patch_profile_attributes(profile_id, attributes)
+
+
+def profile_attributes(payload: MemberProfile, config: KlaviyoConfig) -> dict[str, Any]:
+    """Klaviyo attributes for the changed fields: the address goes whole into ``address1``."""
+    changed, attributes = set(payload.changed), dict[str, Any]()
+    names = payload.name.split(maxsplit=1) if payload.name else []
+    if "name" in changed and (len(names) == 2 or payload.name is None):
+        attributes["last_name"], attributes["first_name"] = (names[0], names[1]) if names else (None, None)
+    attributes |= {target: getattr(payload, field) for field, target in _PLAIN.items() if field in changed}
+    location: dict[str, str | None] = {"zip": payload.postal_code} if "postal_code" in changed else {}
+    if "address" in changed:
+        location |= {"address1": payload.address, "address2": None, "city": None, "region": None}
+    if location:
+        attributes["location"] = location
+    properties: dict[str, str | None] = {}
+    if "kana" in changed and config.kana_property:
+        properties[config.kana_property] = payload.kana
+    if "birthday" in changed and config.birthday_property:
+        properties[config.birthday_property] = payload.birthday.isoformat() if payload.birthday else None
+    if properties:
+        attributes["properties"] = properties
+    return attributes
+
+
+_PLAIN = {"email": "email", "phone": "phone_number"}

@@ -144,3 +144,8 @@ def test_garbage_survey_events_are_rejected_without_their_values(raw: dict[str, 
     assert isinstance(outcome, Rejected)
     assert field in outcome.reason
     assert "とても" not in outcome.reason and "昨日" not in outcome.reason
+
+
+def test_birthday_comes_from_its_property_and_a_malformed_one_is_ignored() -> None:
+    assert profile_to_profile("klaviyo", profile(properties={"birthday": "1990-04-01"}), None, "birthday").birthday
+    assert profile_to_profile("klaviyo", profile(properties={"birthday": "4月1日"}), None, "birthday").birthday is None

@@ -198,3 +198,28 @@ def test_a_malformed_payload_is_refused_naming_the_field(writer: KlaviyoConnecto
 def test_an_unknown_kind_is_refused(writer: KlaviyoConnector) -> None:
     with pytest.raises(PermanentError, match="not supported"):
         writer.deliver(message("member.tags", {}))
+
+
+def test_member_profile_patches_only_the_changed_fields(sandbox: SandboxServer, writer: KlaviyoConnector) -> None:
+    row = profile_where(sandbox, "SUBSCRIBED")
+    payload = {"member_id": "m-1", "customer_id": row["id"], "name": "佐藤 花子", "kana": "サトウ\u3000ハナコ",
+               "email": "other@example.jp", "phone": "+819011112222", "address": "東京都渋谷区神宮前1-2-3",
+               "postal_code": "150-0001", "birthday": "1990-04-01",
+               "changed": ["name", "kana", "phone", "address", "birthday"]}  # fmt: skip
+    writer.deliver(message("member.profile", payload))
+    attributes = (sandbox.state.profile(row["id"]) or {})["attributes"]
+    assert (attributes["last_name"], attributes["first_name"]) == ("佐藤", "花子")
+    assert (attributes["phone_number"], attributes["email"]) == ("+819011112222", row["attributes"]["email"])
+    assert attributes["location"]["address1"] == "東京都渋谷区神宮前1-2-3"
+    assert attributes["properties"]["kana"] == "サトウ\u3000ハナコ"
+    assert attributes["properties"]["birthday"] == "1990-04-01"
+
+
+def test_member_profile_email_taken_by_another_profile_is_refused(
+    sandbox: SandboxServer, writer: KlaviyoConnector
+) -> None:
+    first, second = [row for row in sandbox.state.profile_rows() if row["attributes"]["email"]][:2]
+    payload = {"member_id": "m-1", "customer_id": first["id"], "email": second["attributes"]["email"],
+               "changed": ["email"]}  # fmt: skip
+    with pytest.raises(PermanentError, match="409"):
+        writer.deliver(message("member.profile", payload))
