@@ -76,9 +76,10 @@ class SquareConnector:
         position = StreamCursor.from_json(cursor)
         since, high_water = position.updated_since, position.updated_since
         locations = self._locations() if declared.by_location else []
-        window: RunWindow | None = RunWindow.from_page(position.page) if position.page else self._first_window(
-            declared, locations
-        )  # fmt: skip
+        window = RunWindow.from_page(position.page) if position.page else self._first_window(declared, locations)
+        if window is None:  # a seller without locations has no orders
+            yield Batch([], StreamCursor(since).to_json())
+            return
         mapper = declared.mapper(self.config)
         while window is not None:
             answer = self._client.search(declared.path, declared.query(self.config, since, window))

@@ -95,9 +95,11 @@ class SandboxState:
         """Ids a full read of ``stream`` returns: every customer, every COMPLETED order."""
         with self.lock:
             indexes = range(1, self.records.count(stream) + 1)
-            if stream == "orders":
-                indexes = [index for index in indexes if not self.records.data.is_open(index)]  # type: ignore[assignment]
-            return [self.records.record_id(stream, index) for index in indexes]
+            return [
+                self.records.record_id(stream, index)
+                for index in indexes
+                if stream == "customers" or not self.records.data.is_open(index)
+            ]
 
     def record(self, stream: str, record_id: str) -> dict[str, Any]:
         """One record as the API renders it now."""
