@@ -1,0 +1,98 @@
+"""The call center's callers are the town's shoppers: synced through the hub, a Zendesk user who gave the phone
+or a verified email of a Shopify customer joins that customer's member, and their tickets land in its timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connectors.shopify.sandbox import SandboxServer as ShopSandbox
+from connectors.zendesk.sandbox import USER_ID_BASE
+from connectors.zendesk.sandbox import SandboxServer as ZendeskSandbox
+from core.members.timeline import MemberTimeline
+from core.members.timeline_entries import InquiryEntry
+from core.store import identity as identity_repo
+from core.store import records as records_repo
+from core.store.database import read_only
+from hub.runtime import Hub, init_hub
+from hub.settings import HubSettings
+
+SHOP, CALL_CENTER, PLUGIN = "tokyo-online", "callcenter", "connectors.zendesk.plugin"
+HUB_TOML = """
+[connectors.{shop}]
+type = "shopify"
+shop_url = "{shop_url}"
+token_env = "TEST_SHOPIFY_TOKEN"
+webhook_secret_env = "TEST_SHOPIFY_WEBHOOK_SECRETS"
+
+[connectors.{call_center}]
+type = "zendesk"
+base_url = "{zendesk_url}"
+email = "{email}"
+token_env = "TEST_ZENDESK_TOKEN"
+webhook_secret_env = "TEST_ZENDESK_WEBHOOK_SECRETS"
+page_size = 100
+"""
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Hub, ShopSandbox, ZendeskSandbox]]:
+    # Callers drawn from the shop's 57 customers, so every one of them also shops online.
+    with ShopSandbox() as shop, ZendeskSandbox(users=30, tickets=40, people=57) as zendesk:
+        for name, value in (("TEST_SHOPIFY_TOKEN", shop.access_token), ("TEST_ZENDESK_TOKEN", zendesk.token),
+                            ("TEST_SHOPIFY_WEBHOOK_SECRETS", shop.state.webhook_secret),
+                            ("TEST_ZENDESK_WEBHOOK_SECRETS", zendesk.state.webhook_secret)):  # fmt: skip
+            monkeypatch.setenv(name, value)
+        data = tmp_path / "data"
+        data.mkdir()
+        (data / "hub.toml").write_text(
+            HUB_TOML.format(shop=SHOP, shop_url=shop.url, call_center=CALL_CENTER, zendesk_url=zendesk.url,
+                            email=zendesk.email),
+            encoding="utf-8",
+        )  # fmt: skip
+        settings = HubSettings(
+            data, tmp_path / "keys" / "keyring.json", f"sqlite:///{data / 'hub.db'}", data / "hub.toml", None
+        )
+        opened, _ = init_hub(settings)
+        opened.extra_plugins = (PLUGIN,)  # not yet an entry point of the distribution
+        yield opened, shop, zendesk
+        opened.close()
+
+
+def matchable(zendesk: ZendeskSandbox, user_id: str) -> bool:
+    """A caller the hub can recognise: a kanji name and a mobile number the shop knows, or a verified email."""
+    user = zendesk.state.record("users", user_id)
+    in_shop = (int(user_id) - USER_ID_BASE) % 10 != 0  # the shop's every tenth record is a twin of the one before
+    kanji = not any("\u30a0" <= ch <= "\u30ff" for ch in user["name"])
+    mobile = bool(user["phone"]) and user["phone"].replace("-", "").replace("+81", "0").startswith(
+        ("070", "080", "090")
+    )
+    return in_shop and ((kanji and mobile) or bool(user["email"] and user["verified"]))
+
+
+def test_callers_join_the_members_of_their_shop_accounts_and_their_tickets_show_in_the_timeline(
+    hub: tuple[Hub, ShopSandbox, ZendeskSandbox],
+) -> None:
+    opened, shop, zendesk = hub
+    for instance, stream in ((SHOP, "customers"), (CALL_CENTER, "users"), (CALL_CENTER, "tickets")):
+        assert opened.sync.run(instance, stream).status == "succeeded", (instance, stream)
+
+    callers = sorted(user for user in zendesk.record_ids("users") if matchable(zendesk, user))
+    assert len(callers) >= 10
+    shop_ids = {n: shop.state.records.global_id("customers", n) for n in range(1, 58)}
+    with read_only(opened.engine).connect() as conn:
+        keys = [(CALL_CENTER, user) for user in callers] + [(SHOP, gid) for gid in shop_ids.values()]
+        links = records_repo.linked_members(conn, keys)
+        root = identity_repo.roots(conn, set(links.values()))
+    for user in callers:
+        person = int(user) - USER_ID_BASE
+        assert root[links[(CALL_CENTER, user)]] == root[links[(SHOP, shop_ids[person])]], f"caller {user}"
+
+    requesters = {t: str(zendesk.state.record("tickets", t)["requester_id"]) for t in zendesk.record_ids("tickets")}
+    caller = next(user for user in callers if user in requesters.values())
+    member = root[links[(CALL_CENTER, caller)]]
+    page = MemberTimeline(opened.engine, opened.members.sealer).page(member, kinds=["inquiry"], limit=200)
+    inquiries = {entry.external_id for entry in page.entries if isinstance(entry, InquiryEntry)}
+    assert inquiries >= {t for t, who in requesters.items() if who == caller}
