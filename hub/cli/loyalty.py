@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from core.loyalty import LoyaltyEngine, PointsMovement, load_rules
@@ -142,7 +143,7 @@ def run_jobs() -> None:
         _warn_unknown_destinations(hub, hub.loyalty)
         runs = hub.run_loyalty_jobs()
     for run in runs:
-        console.print(f"{run.name}: {run.summary} ({run.seconds:.1f} s)")
+        console.print(f"{run.name}: {escape(run.summary)} ({run.seconds:.1f} s)")
 
 
 @app.command("recompute")
