@@ -151,12 +151,9 @@ class ZendeskClient:
         )
         return _object(_json(response, "POST /api/v2/tickets.json"), "ticket", "POST /api/v2/tickets.json")
 
-    def update_ticket(self, ticket_id: int, ticket: Mapping[str, Any], *, idempotency_key: str) -> Mapping[str, Any]:
-        """``PUT /api/v2/tickets/{id}.json`` (status, a comment…)."""
-        response = self._http.request(
-            "PUT", _TICKET.format(id=ticket_id), template=_TICKET, json={"ticket": ticket},
-            headers={"Idempotency-Key": idempotency_key},
-        )  # fmt: skip
+    def update_ticket(self, ticket_id: int, ticket: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``PUT /api/v2/tickets/{id}.json`` (status, a comment…); Zendesk takes no idempotency key here."""
+        response = self._http.request("PUT", _TICKET.format(id=ticket_id), template=_TICKET, json={"ticket": ticket})
         return _object(_json(response, f"PUT {_TICKET}"), "ticket", f"PUT {_TICKET}")
 
     def user_by_external_id(self, external_id: str) -> Mapping[str, Any] | None:

@@ -48,6 +48,7 @@ class WireUser(_Wire):
     phone: str | None = None
     role: str = "end-user"
     verified: bool | None = None
+    external_id: str | None = None
     updated_at: AwareDatetime
 
 
@@ -106,7 +107,7 @@ def user_to_profile(source: str, raw: Any) -> Profile:
         source=source,
         external_id=str(user.id),
         source_updated_at=user.updated_at,
-        name=user.name or None,
+        name=None if _placeholder(user) else user.name or None,
         email=email,
         email_verified=user.verified if email else None,
         phone=user.phone or None,
@@ -134,6 +135,16 @@ def ticket_mapper(category_field_id: int | None, category_tag_prefix: str) -> Re
         )
 
     return ticket_to_inquiry
+
+
+def placeholder_name(member_number: str) -> str:
+    """The name of a user the writers create for a member Zendesk did not know: ``会員 M-000123``."""
+    return f"会員 {member_number}"
+
+
+def _placeholder(user: WireUser) -> bool:
+    """A user the hub made: its name says nothing about the person, so it is not passed on as one."""
+    return bool(user.external_id) and user.name == placeholder_name(str(user.external_id))
 
 
 def author_kind(author_id: int, requester_id: int, roles: Mapping[int, str]) -> AuthorKind:

@@ -14,6 +14,7 @@ from typing import Any
 
 from connectors.zendesk.client import ZendeskClient
 from connectors.zendesk.config import ZendeskConfig
+from connectors.zendesk.mapping import placeholder_name
 from connectors.zendesk.payloads import (
     INQUIRY_LOGGED,
     INQUIRY_UPDATED,
@@ -56,11 +57,11 @@ class TicketWriter:
         inquiry = parse_payload(InquiryLogged, message)
         existing = self._open_ticket(inquiry.external_id)
         if existing is not None:
-            self._note_once(existing, inquiry.body, message.idempotency_key, status=None)
+            self._note_once(existing, _signed(inquiry.body, inquiry.author), status=None)
             return
         ticket = {
             "subject": inquiry.subject or DEFAULT_SUBJECT,
-            "comment": {"body": inquiry.body, "public": False},
+            "comment": {"body": _signed(inquiry.body, inquiry.author), "public": False},
             "requester_id": self._requester(message.kind, inquiry.customer_id, inquiry.member_number),
             "external_id": inquiry.external_id,
             "status": ZENDESK_STATUS[inquiry.status],
@@ -78,7 +79,8 @@ class TicketWriter:
             # The ticket is made by the inquiry.logged message, which may not have been delivered yet.
             raise RetryableError(f"{message.kind}: no ticket for the inquiry yet", retry_after=60.0)
         note = (inquiry.note or "").strip() or f"ステータスを「{inquiry.status}」に変更しました（{inquiry.author}）"
-        self._note_once(ticket, note, message.idempotency_key, status=ZENDESK_STATUS[inquiry.status])
+        note = note if inquiry.note is None else _signed(note, inquiry.author)
+        self._note_once(ticket, note, status=ZENDESK_STATUS[inquiry.status])
 
     def _survey(self, message: OutboundMessage) -> None:
         """A ticket for the call center, once per survey answer and rule."""
@@ -99,7 +101,7 @@ class TicketWriter:
         tickets = self._client.tickets_by_external_id(external_id)
         return next((t for t in reversed(tickets) if t.get("status") not in _FINISHED), None)
 
-    def _note_once(self, ticket: Mapping[str, Any], body: str, key: str, *, status: str | None) -> None:
+    def _note_once(self, ticket: Mapping[str, Any], body: str, *, status: str | None) -> None:
         """Add ``body`` as a note (and set ``status``) unless the thread already ends with it in that status."""
         ticket_id = int(ticket["id"])
         texts = [_text(comment) for comment in self._client.thread(ticket_id).comments]
@@ -110,7 +112,7 @@ class TicketWriter:
         update: dict[str, Any] = {"comment": {"body": body, "public": False}}
         if status is not None:
             update["status"] = status
-        self._client.update_ticket(ticket_id, update, idempotency_key=key)
+        self._client.update_ticket(ticket_id, update)
 
     def _requester(self, kind: str, customer_id: str | None, member_number: str | None) -> int:
         if customer_id:
@@ -121,7 +123,9 @@ class TicketWriter:
             raise PermanentError(f"{kind}: the member has no Zendesk user and no member number")
         user = self._client.user_by_external_id(member_number)
         if user is None:
-            user = self._client.create_or_update_user({"external_id": member_number, "name": f"会員 {member_number}"})
+            user = self._client.create_or_update_user(
+                {"external_id": member_number, "name": placeholder_name(member_number)}
+            )
         if not isinstance(user.get("id"), int):
             raise PermanentError(f"{kind}: Zendesk answered a user without an id")
         return int(user["id"])
@@ -135,6 +139,11 @@ class TicketWriter:
         elif category:
             every.append(f"{self._config.category_tag_prefix}{category}")
         return {"tags": every, **fields}
+
+
+def _signed(body: str, author: str) -> str:
+    """The operator's text with who logged it: the comment's author in Zendesk is the API user."""
+    return f"{body.strip()}\n\n（MemberHub コンソールで {author} が記録）"
 
 
 def _text(comment: Any) -> str:

@@ -131,3 +131,9 @@ def test_a_user_without_an_id_is_rejected_and_names_the_field() -> None:
     assert isinstance(rejected, Rejected)
     assert rejected.external_id is None and rejected.reason.startswith("id:")
     assert "山田" not in rejected.reason
+
+
+def test_the_placeholder_name_of_a_user_the_hub_made_is_not_passed_on_as_a_name() -> None:
+    made = user_to_profile("zd", a_user(name="会員 M-000123", external_id="M-000123", email=None, phone=None))
+    assert made.name is None
+    assert user_to_profile("zd", a_user(external_id="M-000123")).name == "山田 太郎"

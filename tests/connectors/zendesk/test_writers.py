@@ -16,6 +16,7 @@ from core.sync.contract import OutboundMessage
 from core.sync.retry import RetryPolicy
 
 MEMBER = str(uuid4())
+LOGGED_NOTE = "お電話にて受付。マグカップの返品希望。\n\n（MemberHub コンソールで 佐々木 が記録）"
 
 
 def inquiry_logged(customer_id: str | None, *, external_id: str = "console-0001", **changes: Any) -> OutboundMessage:
@@ -71,7 +72,7 @@ def test_an_inquiry_becomes_one_ticket_of_the_member_with_an_internal_note(
     assert ticket["requester_id"] == int(customer) and ticket["subject"] == "返品について"
     assert ticket["status"] == "open" and "category_returns" in ticket["tags"] and "memberhub" in ticket["tags"]
     [note] = sandbox.state.thread(ticket["id"])
-    assert note["body"] == "お電話にて受付。マグカップの返品希望。" and note["public"] is False
+    assert note["body"] == LOGGED_NOTE and note["public"] is False
 
 
 def test_a_retried_delivery_creates_the_ticket_once(
@@ -108,7 +109,7 @@ def test_an_inquiry_already_open_as_a_ticket_gets_the_message_as_a_comment_once(
     connector.deliver(inquiry_logged(customer))
     connector.deliver(inquiry_logged(customer))
     bodies = [c["body"] for c in sandbox.state.thread(opened["id"])]
-    assert bodies == ["先に受付済み", "お電話にて受付。マグカップの返品希望。"]
+    assert bodies == ["先に受付済み", LOGGED_NOTE]
     assert len(tickets_for(sandbox, "console-0001")) == 1
 
 
@@ -119,7 +120,9 @@ def test_an_update_sets_the_status_and_adds_the_note_once(sandbox: SandboxServer
     connector.deliver(update)
     [ticket] = tickets_for(sandbox, "console-0001")
     assert ticket["status"] == "solved"
-    assert [c["body"] for c in sandbox.state.thread(ticket["id"])][1:] == ["返送伝票を送付しました。"]
+    assert [c["body"] for c in sandbox.state.thread(ticket["id"])][1:] == [
+        "返送伝票を送付しました。\n\n（MemberHub コンソールで 佐々木 が記録）"
+    ]
 
 
 def test_an_update_without_a_note_says_what_changed(sandbox: SandboxServer, connector: ZendeskConnector) -> None:
