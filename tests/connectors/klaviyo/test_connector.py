@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from connectors.klaviyo import KLAVIYO_CONNECTOR_TYPE, KlaviyoConnector
@@ -15,6 +17,7 @@ from core.plugins.manager import build_plugin_manager
 from core.records import ConsentChange, SurveyResponse
 from core.sync.conformance import read_all
 from core.sync.conformance_batches import records_of
+from core.sync.contract import Rejected
 from core.sync.registry import ConnectorRegistry, InstanceConfig
 from core.sync.retry import RetryPolicy
 
@@ -84,3 +87,29 @@ def test_the_plugin_registers_a_type_the_registry_builds(
         assert {spec.name for spec in KLAVIYO_CONNECTOR_TYPE.streams} == {"profiles", "consent", "survey_answers"}
     finally:
         connector.close()
+
+
+def test_a_quarantined_survey_answer_is_mapped_again_with_its_metrics_settings(
+    sandbox: SandboxServer, connector: KlaviyoConnector
+) -> None:
+    sandbox.state.serve_garbage(1, path="/api/events/")
+    rejects = [r for r in read_all(connector, "survey_answers")[0].records if isinstance(r, Rejected)]
+    ownerless = next(r for r in rejects if "relationships.profile" in r.reason)
+    repaired = json.loads(ownerless.payload)
+    repaired["relationships"]["profile"] = {"data": {"type": "profile", "id": "01JREPAIRED"}}
+    replayed = connector.map_raw("survey_answers", json.dumps(repaired))
+    assert isinstance(replayed, SurveyResponse)
+    assert (replayed.survey_code, replayed.customer_external_id) == ("post-purchase", "01JREPAIRED")
+    assert "satisfaction" in replayed.answers
+
+
+def test_profile_import_updates_the_profile_an_email_names_and_creates_a_new_one(sandbox: SandboxServer) -> None:
+    existing = next(row for row in sandbox.state.profile_rows() if row["attributes"]["email"])
+    headers = {"Authorization": f"Klaviyo-API-Key {sandbox.api_key}", "revision": "2025-01-15"}
+    with httpx.Client(base_url=sandbox.url, headers=headers, timeout=5) as api:
+        same = {"email": existing["attributes"]["email"], "properties": {"memberhub_rank": "gold"}}
+        updated = api.post("/api/profile-import/", json={"data": {"type": "profile", "attributes": same}})
+        fresh = {"data": {"type": "profile", "attributes": {"email": "new@example.jp"}}}
+        created = api.post("/api/profile-import/", json=fresh)
+    assert (updated.status_code, updated.json()["data"]["id"]) == (200, existing["id"])
+    assert created.status_code == 201 and created.json()["data"]["id"] not in {existing["id"]}
