@@ -20,11 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from connectors.square.client import SquareClient
 from core.errors import PermanentError
-from core.sync.contract import OutboundMessage
+from core.sync.contract import PROFILE_MESSAGE, STATUS_MESSAGE, OutboundMessage
 from core.sync.mapping import rejection_reason
 
-LOYALTY_MESSAGE = "member.loyalty"
-PROFILE_MESSAGE = "member.profile"
 MemberNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 _NAME_SEPARATOR = re.compile(r"[ \u3000]+")
 
@@ -40,11 +38,11 @@ class _Payload(BaseModel):
 
 
 class LoyaltyChange(_Payload):
-    """One entry of ``member.loyalty``; only the member number is written to Square."""
+    """One entry of ``member.loyalty``; only the member number is written to Square (none yet: nothing to write)."""
 
     member_id: str
     customer_id: str | None = None
-    member_number: MemberNumber
+    member_number: MemberNumber | None = None
 
 
 class LoyaltyChanges(_Payload):
@@ -73,13 +71,13 @@ _P = TypeVar("_P", bound=_Payload)
 class CustomerWriter:
     """Delivers ``member.loyalty`` and ``member.profile`` to one seller through its ``SquareClient``."""
 
-    kinds: tuple[str, ...] = (LOYALTY_MESSAGE, PROFILE_MESSAGE)
+    kinds: tuple[str, ...] = (STATUS_MESSAGE, PROFILE_MESSAGE)
 
     def __init__(self, instance: str, client: SquareClient) -> None:
         self.instance = instance
         self._client = client
         self._writers: dict[str, Callable[[OutboundMessage], None]] = {
-            LOYALTY_MESSAGE: self._loyalty,
+            STATUS_MESSAGE: self._loyalty,
             PROFILE_MESSAGE: self._profile,
         }
 
@@ -95,8 +93,8 @@ class CustomerWriter:
         changes = _parse(LoyaltyChanges, message).changes
         refused: list[str] = []
         for change in changes:
-            if change.customer_id is None:
-                continue  # the member has no customer at this seller
+            if change.customer_id is None or change.member_number is None:
+                continue  # the member has no customer at this seller, or no number yet
             try:
                 self._update(message.kind, change.member_id, change.customer_id, _reference_id(change.member_number))
             except CustomerRefused as error:

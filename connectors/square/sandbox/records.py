@@ -64,7 +64,7 @@ class SquareRecords:
         }  # fmt: skip
         self.sorted["orders"]["CLOSED_AT"] = SortedRecords(data.orders, self._closed_ms)
         self._changes: dict[int, dict[str, Any]] = {}
-        self._versions: dict[int, int] = {}
+        self._versions: dict[tuple[int, str], int] = {}
         self._before: dict[int, _Snapshot] = {}
         self._refunds: dict[int, list[Refund]] = {}
 
@@ -97,10 +97,10 @@ class SquareRecords:
     # ── changes ────────────────────────────────────────────────────────────────────────────────────
 
     def touch(self, kind: str, index: int) -> int:
-        """Bump ``updated_at`` to now and past every other record's; a customer also gets a new version."""
+        """Bump ``updated_at`` to now and past every other record's, and ``version`` by one."""
         if kind == "customers":
             self._remember_customer(index)
-            self._versions[index] = self.version(index) + 1
+        self._versions[index, kind] = self.version(index, kind) + 1
         return self.sorted[kind]["UPDATED_AT"].move(index, not_before=self._clock_ms())
 
     def create_customer(self, fields: dict[str, Any]) -> int:
@@ -135,9 +135,10 @@ class SquareRecords:
         """Generated and added refunds of an order, oldest first."""
         return [*self.data.refunds(index), *self._refunds.get(index, [])]
 
-    def version(self, index: int) -> int:
-        """The customer's ``version`` (optimistic concurrency)."""
-        return self._versions.get(index, 1)
+    def version(self, index: int, kind: str = "customers") -> int:
+        """The record's ``version``: 1 as generated (an order: 2, once paid), plus one for every change since."""
+        first = 1 if kind == "customers" else 2 + len(self.data.refunds(index))
+        return self._versions.get((index, kind), first)
 
     def _remember_customer(self, index: int) -> None:
         now = self._clock_ms()
@@ -209,7 +210,7 @@ class SquareRecords:
             "total_discount_money": money(discount[2] if discount else 0),
             "net_amounts": {"total_money": money(total - refunded), "tax_money": money(_tax(total - refunded))},
             "state": "OPEN" if is_open else "COMPLETED",
-            "version": 2 + len(refunds) + (index in self._refunds),
+            "version": self.version(index, "orders"),
             "created_at": iso(data.order_created_ms(index)),
             "updated_at": iso(self.updated_ms("orders", index)),
             "closed_at": None if is_open else iso(self._closed_ms(index)),

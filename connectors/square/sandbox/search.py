@@ -89,7 +89,7 @@ def search_orders(records: SquareRecords, body: dict[str, Any], now_ms: int) -> 
     if body.get("return_entries"):
         answer["order_entries"] = [
             {"order_id": records.record_id("orders", index), "location_id": data.location_id(data.location_of(index)),
-             "version": records.order(index)["version"]}
+             "version": records.version(index, "orders")}
             for index in found
         ]  # fmt: skip
     else:

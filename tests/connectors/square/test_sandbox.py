@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from connectors import town
+from connectors.shopify.sandbox.records import ShopRecords
+from connectors.square import SquareConnector
 from connectors.square.sandbox import RateLimit, SandboxServer, SandboxState
 from connectors.square.sandbox.search import search_orders
+from core.errors import RetryableError
+from core.sync.conformance import read_all
 from tests.connectors.square.factories import square_sandbox
 
 ISO_START = "2020-01-01T00:00:00.000Z"
@@ -198,3 +203,23 @@ def test_garbage_spoils_the_first_records_of_one_page(sandbox: SandboxServer, ap
     body = orders_query(sandbox.state.location_ids()[:10]) if stream == "orders" else {"limit": 10}
     records = api.post(f"/v2/{stream}/search", json=body).json()[stream]
     assert "id" not in records[0] and "id" in records[3]
+
+
+def test_the_same_people_shop_in_the_square_stores_and_the_shopify_shop() -> None:
+    square, shop = SandboxState(seed=2026), ShopRecords(customers=57, orders=0, seed=2026)
+    shared = [(index, number) for index, number in enumerate(square.records.data.person_numbers, start=1)
+              if number <= shop.count("customers") and shop.data.twin_of(number) is None]  # fmt: skip
+    assert shared
+    for index, number in shared:
+        online = shop.customer(number)
+        at_the_till = square.records.customer(index)
+        assert at_the_till["family_name"] in (online["lastName"], town.person(2026, number).last_kana)
+        assert (at_the_till.get("email_address") or "").lower() in ("", (online["email"] or "").lower())
+
+
+def test_a_request_left_hanging_times_out_as_retryable(
+    sandbox: SandboxServer, connect: Callable[..., SquareConnector]
+) -> None:
+    sandbox.state.hang_next(1, seconds=5.0)
+    with pytest.raises(RetryableError, match="timeout"):
+        read_all(connect(timeout_s=0.3), "customers")
