@@ -63,7 +63,7 @@ class SandboxState:
     tickets: int = 36
     people: int = 80
     seed: int = 2026
-    agent_email: str = "api@callcenter.example.jp"
+    agent_email: str = "memberhub.api@callcenter.example.jp"
     api_token: str = "sandbox-api-token"  # noqa: S105 - the emulator's published test credentials
     oauth_token: str = "sandbox-oauth-token"  # noqa: S105
     webhook_secret: str = "sandbox-webhook-signing-secret"  # noqa: S105
