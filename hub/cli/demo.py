@@ -58,8 +58,8 @@ def _sandboxes() -> Iterator[DemoSandboxes]:
     from connectors.shopify.sandbox import SandboxServer as OnlineSandbox
 
     # The online store is on Shopify Plus: a ten times larger cost budget, or its first sync waits ~25 s for it.
-    plus = {"maximum_available": 20_000.0, "restore_rate": 1_000.0}
-    with StoreSandbox(customers=120, orders=400) as store, OnlineSandbox(customers=80, orders=160, **plus) as online:
+    online_shop = OnlineSandbox(customers=80, orders=160, maximum_available=20_000.0, restore_rate=1_000.0)
+    with StoreSandbox(customers=120, orders=400) as store, online_shop as online:
         yield DemoSandboxes(
             store.url, store.token, store.state.webhook_secret,
             online.url, online.access_token, online.state.webhook_secret,
