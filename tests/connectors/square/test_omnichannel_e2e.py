@@ -37,6 +37,27 @@ notification_url = "{notification_url}"
 [profiles]
 destinations = ["{tills}"]
 """
+LOYALTY_TOML = """
+version = "square-e2e"
+
+[earning]
+points_per_yen = 0.01
+
+[expiry]
+policy = "never"
+
+[ranks]
+
+[[ranks.levels]]
+code = "regular"
+name_ja = "レギュラー"
+name_en = "Regular"
+threshold = 0
+multiplier = 1.0
+
+[member_status]
+destinations = ["square-ginza"]
+"""
 
 
 @pytest.fixture
@@ -66,8 +87,9 @@ def hub(shop: ShopSandbox, tills: SandboxServer, tmp_path: Path, monkeypatch: py
     toml = HUB_TOML.format(shop=SHOP, tills=TILLS, shop_url=shop.url, square_url=tills.url,
                            notification_url=tills.state.notification_url)  # fmt: skip
     (data / "hub.toml").write_text(toml, encoding="utf-8")
+    (data / "loyalty.toml").write_text(LOYALTY_TOML, encoding="utf-8")
     database = f"sqlite:///{data / 'hub.db'}"
-    settings = HubSettings(data, tmp_path / "keys" / "keyring.json", database, data / "hub.toml", None)
+    settings = HubSettings(data, tmp_path / "keys" / "keyring.json", database, data / "hub.toml", data / "loyalty.toml")
     opened, _ = init_hub(settings)
     opened.extra_plugins = ("connectors.square.plugin",)  # not registered as an entry point yet
     yield opened
@@ -112,3 +134,19 @@ def test_people_of_both_channels_are_one_member_and_square_learns_their_profile(
         == shop.state.record("customers", online[square_id])["lastName"]
     ]  # fmt: skip
     assert in_kanji_now, "a name the clerk typed in katakana is written in kanji once the shop has told the hub"
+
+
+@pytest.mark.slow
+def test_the_nightly_status_job_gives_every_square_customer_of_a_member_its_member_number(
+    tills: SandboxServer, hub: Hub
+) -> None:
+    assert hub.sync.run(TILLS, "customers").status == "succeeded"
+    assert hub.sync.run(TILLS, "orders").status == "succeeded"
+    hub.run_loyalty_jobs()
+    [report] = hub.dispatcher.dispatch_all([TILLS])
+    assert report.delivered and not report.failed
+    numbers = [
+        tills.state.record("customers", customer).get("reference_id") for customer in tills.record_ids("customers")
+    ]
+    assert all(numbers), "every customer is a member, and its number is what a clerk now sees at the till"
+    assert len(set(numbers)) == len(numbers), "each customer is its own member here: no shop has joined them"
