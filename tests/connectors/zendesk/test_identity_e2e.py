@@ -1,11 +1,13 @@
 """The call center's callers are the town's shoppers: synced through the hub, a Zendesk user who gave the phone
-or a verified email of a Shopify customer joins that customer's member, and their tickets land in its timeline."""
+or a verified email of a Shopify customer joins that customer's member, and their tickets land in its timeline,
+polled or by webhook."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from connectors.shopify.sandbox import SandboxServer as ShopSandbox
@@ -18,6 +20,8 @@ from core.store import records as records_repo
 from core.store.database import read_only
 from hub.runtime import Hub, init_hub
 from hub.settings import HubSettings
+from hub.web import create_app
+from tests.hub.web.served import served
 
 SHOP, CALL_CENTER, PLUGIN = "tokyo-online", "callcenter", "connectors.zendesk.plugin"
 HUB_TOML = """
@@ -96,3 +100,24 @@ def test_callers_join_the_members_of_their_shop_accounts_and_their_tickets_show_
     page = MemberTimeline(opened.engine, opened.members.sealer).page(member, kinds=["inquiry"], limit=200)
     inquiries = {entry.external_id for entry in page.entries if isinstance(entry, InquiryEntry)}
     assert inquiries >= {t for t, who in requesters.items() if who == caller}
+
+
+def test_a_ticket_an_agent_opens_reaches_the_member_by_webhook_before_any_sync(
+    hub: tuple[Hub, ShopSandbox, ZendeskSandbox],
+) -> None:
+    opened, _, zendesk = hub
+    assert opened.sync.run(CALL_CENTER, "users").status == "succeeded"
+    caller = min(zendesk.record_ids("users"))
+    with served(create_app(opened)) as base_url:
+        sender = zendesk.state.subscribe(f"{base_url}/webhooks/{CALL_CENTER}")
+        ticket = {"subject": "配送遅延のお問い合わせ", "requester_id": int(caller),
+                  "comment": {"body": "お電話にて受付。荷物が届かないとのこと。"}}  # fmt: skip
+        with httpx.Client(base_url=zendesk.url, auth=(f"{zendesk.email}/token", zendesk.token)) as api:
+            made = api.post("/api/v2/tickets.json", json={"ticket": ticket}).json()["ticket"]
+        sender.flush()
+    assert sender.sent == [200]
+    with read_only(opened.engine).connect() as conn:
+        member = records_repo.linked_members(conn, [(CALL_CENTER, caller)])[(CALL_CENTER, caller)]
+    page = MemberTimeline(opened.engine, opened.members.sealer).page(member, kinds=["inquiry"], limit=200)
+    [entry] = [e for e in page.entries if isinstance(e, InquiryEntry) and e.external_id == str(made["id"])]
+    assert entry.subject == "配送遅延のお問い合わせ" and entry.channel == "web"

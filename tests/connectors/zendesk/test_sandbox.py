@@ -232,3 +232,15 @@ def test_the_final_cursor_is_zendesks_after_cursor_with_the_newest_change_read(s
     assert final.updated_since == newest and final.page is not None
     assert base64.b64decode(final.page).decode().startswith(f"{int(newest.timestamp())}.0||")
     connector.close()
+
+
+def test_the_same_seed_gives_the_same_account_and_another_seed_another() -> None:
+    def snapshot(server: SandboxServer) -> list[object]:
+        users = [server.state.record("users", u) for u in sorted(server.record_ids("users"))]
+        tickets = [server.state.record("tickets", t) for t in sorted(server.record_ids("tickets"))]
+        return [users, tickets, [server.state.thread(int(t["id"])) for t in tickets]]
+
+    with SandboxServer(users=6, tickets=8, seed=7) as one, SandboxServer(users=6, tickets=8, seed=7) as same:
+        assert snapshot(one) == snapshot(same)
+        with SandboxServer(users=6, tickets=8, seed=8) as other:
+            assert snapshot(other)[0] != snapshot(one)[0]
