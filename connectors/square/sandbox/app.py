@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.square.sandbox.faults import BEFORE_AUTH, ON_SEARCH_PAGES, Fault, corrupt
@@ -166,7 +166,10 @@ class _SquareApi:
         return index
 
     def _maybe_garbage(self, stream: str, answer: dict[str, Any]) -> Response:
-        if stream in answer and self.state.take_fault(ON_SEARCH_PAGES) is not None:
+        fault = self.state.take_fault(ON_SEARCH_PAGES) if stream in answer else None
+        if fault is not None and fault.kind == "non_json":
+            return HTMLResponse("<html><body><h1>メンテナンス中</h1></body></html>")
+        if fault is not None:
             answer = {**answer, stream: corrupt(stream, answer[stream])}
         return JSONResponse(answer)
 

@@ -6,11 +6,11 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
-FaultKind = Literal["fail", "throttle", "hang", "garbage"]
+FaultKind = Literal["fail", "throttle", "hang", "garbage", "non_json"]
 BEFORE_AUTH: frozenset[FaultKind] = frozenset({"fail", "throttle", "hang"})
 """Faults of the network and gateway, answered before the token is looked at."""
-ON_SEARCH_PAGES: frozenset[FaultKind] = frozenset({"garbage"})
-"""Faults of a search answer's records."""
+ON_SEARCH_PAGES: frozenset[FaultKind] = frozenset({"garbage", "non_json"})
+"""Faults of a search answer: broken records, or a maintenance page instead of JSON."""
 
 
 @dataclass

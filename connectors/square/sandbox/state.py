@@ -158,6 +158,10 @@ class SandboxState:
         """The next ``n`` search answers carry broken records (no id, unreadable time, amounts in words)."""
         self._queue(Fault("garbage", n))
 
+    def serve_non_json(self, n: int) -> None:
+        """The next ``n`` search answers are a 200 HTML maintenance page instead of JSON."""
+        self._queue(Fault("non_json", n))
+
     def reject_credentials(self) -> None:
         """Revoke the access token: from now on it gets 401 ``UNAUTHORIZED``."""
         with self.lock:

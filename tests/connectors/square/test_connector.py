@@ -137,6 +137,12 @@ def test_a_refused_query_names_squares_error_code(sandbox: SandboxServer, connec
         read_all(connector, "customers", broken.to_json())
 
 
+def test_a_maintenance_page_instead_of_json_is_permanent(sandbox: SandboxServer, connector: SquareConnector) -> None:
+    sandbox.state.serve_non_json(1)
+    with pytest.raises(PermanentError, match="not JSON"):
+        read_all(connector, "orders")
+
+
 def test_check_reports_a_revoked_token(sandbox: SandboxServer, connector: SquareConnector) -> None:
     assert connector.check().ok
     sandbox.state.reject_credentials()
