@@ -78,8 +78,9 @@ class TicketWriter:
                 raise PermanentError(f"{message.kind}: the inquiry's ticket is closed; Zendesk refuses changes")
             # The ticket is made by the inquiry.logged message, which may not have been delivered yet.
             raise RetryableError(f"{message.kind}: no ticket for the inquiry yet", retry_after=60.0)
-        note = (inquiry.note or "").strip() or f"ステータスを「{inquiry.status}」に変更しました（{inquiry.author}）"
-        note = note if inquiry.note is None else _signed(note, inquiry.author)
+        written = (inquiry.note or "").strip()
+        changed = f"ステータスを「{inquiry.status}」に変更しました（{inquiry.author}）"
+        note = _signed(written, inquiry.author) if written else changed
         self._note_once(ticket, note, status=ZENDESK_STATUS[inquiry.status])
 
     def _survey(self, message: OutboundMessage) -> None:

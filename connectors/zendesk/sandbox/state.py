@@ -121,7 +121,7 @@ class SandboxState:
         with self.lock:
             row = self.account.rows(stream)[int(record_id)]
             row.update(changes, updated_at=stamp(self.account.latest(stream) + 1))
-            self._notify(stream.rstrip("s"), "updated" if stream == "users" else "status_changed", row)
+            self._notify(stream.rstrip("s"), "name_changed" if stream == "users" else "status_changed", row)
             return copy.deepcopy(row)
 
     def apply(self, write: Callable[[Account, float], Result]) -> Result:

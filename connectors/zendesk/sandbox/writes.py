@@ -115,7 +115,7 @@ def create_or_update_user(account: Account, payload: Any, now: float) -> Result:
         account.users[user_id] = found
         status, kind = 201, "created"
     else:
-        status, kind = 200, "updated"
+        status, kind = 200, "name_changed"
     _apply_user(found, user, now)
     return Result(status, {"user": dict(found)}, [("user", kind, found)])
 
