@@ -91,7 +91,6 @@ def hub(shop: ShopSandbox, tills: SandboxServer, tmp_path: Path, monkeypatch: py
     database = f"sqlite:///{data / 'hub.db'}"
     settings = HubSettings(data, tmp_path / "keys" / "keyring.json", database, data / "hub.toml", data / "loyalty.toml")
     opened, _ = init_hub(settings)
-    opened.extra_plugins = ("connectors.square.plugin",)  # not registered as an entry point yet
     yield opened
     opened.close()
 
