@@ -20,10 +20,8 @@ from core.sync.contract import OutboundWriter, Rejected, WebhookReceiver
 from core.sync.cursor import StreamCursor
 from core.sync.registry import ConnectorRegistry, InstanceConfig
 
-PLUGIN = "connectors.zendesk.plugin"
 
-
-def test_the_plugin_registers_a_type_the_registry_builds_from_hub_toml_settings(
+def test_the_installed_plugin_registers_a_type_the_registry_builds_from_hub_toml_settings(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CALLCENTER_TOKEN", sandbox.token)
@@ -31,7 +29,7 @@ def test_the_plugin_registers_a_type_the_registry_builds_from_hub_toml_settings(
     settings = {"base_url": sandbox.url, "email": sandbox.email, "token_env": "CALLCENTER_TOKEN",
                 "webhook_secret_env": "CALLCENTER_WEBHOOK_SECRETS"}  # fmt: skip
     instances = {"callcenter": InstanceConfig(name="callcenter", type="zendesk", settings=settings)}
-    registry = ConnectorRegistry.from_plugins(build_plugin_manager(extra_plugins=(PLUGIN,)), instances)
+    registry = ConnectorRegistry.from_plugins(build_plugin_manager(), instances)
     connector = registry.build("callcenter")
     assert isinstance(connector, WebhookReceiver) and isinstance(connector, OutboundWriter)
     assert set(connector.outbound_kinds) == {"inquiry.logged", "inquiry.updated", "survey.call_center",

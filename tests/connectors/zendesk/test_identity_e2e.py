@@ -23,7 +23,7 @@ from hub.settings import HubSettings
 from hub.web import create_app
 from tests.hub.web.served import served
 
-SHOP, CALL_CENTER, PLUGIN = "tokyo-online", "callcenter", "connectors.zendesk.plugin"
+SHOP, CALL_CENTER = "tokyo-online", "callcenter"
 HUB_TOML = """
 [connectors.{shop}]
 type = "shopify"
@@ -60,7 +60,6 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Hub, 
             data, tmp_path / "keys" / "keyring.json", f"sqlite:///{data / 'hub.db'}", data / "hub.toml", None
         )
         opened, _ = init_hub(settings)
-        opened.extra_plugins = (PLUGIN,)  # not yet an entry point of the distribution
         yield opened, shop, zendesk
         opened.close()
 
