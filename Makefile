@@ -20,7 +20,7 @@ demo: venv
 test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -q -n auto --dist loadfile  # a module's tests share one worker (module-scoped fixtures)
+	$(VENV)/bin/pytest -q -n auto --dist loadfile --durations=30  # a module's tests share one worker (module-scoped fixtures); the 30 slowest listed
 
 lint: venv
 	$(VENV)/bin/ruff check .
