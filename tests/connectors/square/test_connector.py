@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from importlib.metadata import entry_points
 
 import pytest
 from starlette.applications import Starlette
@@ -17,7 +18,7 @@ from connectors.loopback import LoopbackServer
 from connectors.square import SquareConnector
 from connectors.square.sandbox import SandboxServer
 from core.errors import PermanentError, RetryableError
-from core.plugins.manager import build_plugin_manager
+from core.plugins.manager import ENTRY_POINT_GROUP, build_plugin_manager
 from core.records import CanonicalRecord, Profile, Purchase
 from core.sync.conformance import read_all
 from core.sync.contract import Batch
@@ -193,3 +194,8 @@ def test_webhooks_delivered_to_a_url_arrive_signed_for_it(
     assert connector.verify_webhook(headers, body)
     [profile] = connector.parse_webhook(headers, body)
     assert profile.external_id == customer_id
+
+
+def test_the_plugin_is_published_under_the_connectors_entry_point() -> None:
+    published = {entry.name: entry.value for entry in entry_points(group=ENTRY_POINT_GROUP)}
+    assert published.get("square") == "connectors.square.plugin"
