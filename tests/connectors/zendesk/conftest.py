@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from connectors.shopify.sandbox import SandboxServer as ShopSandbox
 from connectors.zendesk import ZendeskConnector
 from connectors.zendesk.sandbox import SandboxServer
-from tests.connectors.zendesk.factories import small_sandbox, zendesk_connector
+from tests.connectors.zendesk.factories import TownHub, small_sandbox, town_hub, zendesk_connector
 
 
 @pytest.fixture
@@ -43,3 +45,12 @@ def api(sandbox: SandboxServer) -> Iterator[httpx.Client]:
     """A plain HTTP client for ``sandbox`` carrying the agent's API token (Basic ``{email}/token:{token}``)."""
     with httpx.Client(base_url=sandbox.url, auth=(f"{sandbox.email}/token", sandbox.token), timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TownHub]:
+    """A hub reading the town's Shopify shop and its call center, whose callers are all shop customers."""
+    with ShopSandbox() as shop, SandboxServer(users=30, tickets=40, people=57) as zendesk:
+        opened = town_hub(shop, zendesk, tmp_path, monkeypatch)
+        yield opened, shop, zendesk
+        opened.close()

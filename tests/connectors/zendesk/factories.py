@@ -4,11 +4,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from connectors.shopify.sandbox import SandboxServer as ShopSandbox
 from connectors.zendesk import ZendeskConfig, ZendeskConnector
 from connectors.zendesk.sandbox import SandboxServer
 from core.sync.retry import RetryPolicy
+from hub.runtime import Hub, init_hub
+from hub.settings import HubSettings
+
+SHOP, CALL_CENTER = "tokyo-online", "callcenter"
+TownHub = tuple[Hub, ShopSandbox, SandboxServer]
+"""A hub with the shop and the call center it reads."""
+TOWN_HUB_TOML = """
+[console]
+inquiry_destinations = ["{call_center}"]
+
+[connectors.{shop}]
+type = "shopify"
+shop_url = "{shop_url}"
+token_env = "TEST_SHOPIFY_TOKEN"
+webhook_secret_env = "TEST_SHOPIFY_WEBHOOK_SECRETS"
+
+[connectors.{call_center}]
+type = "zendesk"
+base_url = "{zendesk_url}"
+email = "{email}"
+token_env = "TEST_ZENDESK_TOKEN"
+webhook_secret_env = "TEST_ZENDESK_WEBHOOK_SECRETS"
+page_size = 100
+"""
 
 NO_RETRY = RetryPolicy(max_attempts=1)
 """The first error surfaces as it is: the conformance kit checks classification; core tests the retrying."""
@@ -44,3 +72,21 @@ def zendesk_connector(
         retry=retry,
         sleep=sleep,
     )
+
+
+def town_hub(shop: ShopSandbox, zendesk: SandboxServer, home: Path, monkeypatch: pytest.MonkeyPatch) -> Hub:
+    """A hub on a SQLite file under ``home`` reading the town's shop and call center; console inquiries go to the
+    call center."""
+    for name, value in (("TEST_SHOPIFY_TOKEN", shop.access_token), ("TEST_ZENDESK_TOKEN", zendesk.token),
+                        ("TEST_SHOPIFY_WEBHOOK_SECRETS", shop.state.webhook_secret),
+                        ("TEST_ZENDESK_WEBHOOK_SECRETS", zendesk.state.webhook_secret)):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    data = home / "data"
+    data.mkdir()
+    toml = TOWN_HUB_TOML.format(shop=SHOP, shop_url=shop.url, call_center=CALL_CENTER, zendesk_url=zendesk.url,
+                                email=zendesk.email)  # fmt: skip
+    (data / "hub.toml").write_text(toml, encoding="utf-8")
+    settings = HubSettings(
+        data, home / "keys" / "keyring.json", f"sqlite:///{data / 'hub.db'}", data / "hub.toml", None
+    )
+    return init_hub(settings)[0]

@@ -4,13 +4,8 @@ polled or by webhook."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
-import pytest
 
-from connectors.shopify.sandbox import SandboxServer as ShopSandbox
 from connectors.zendesk.sandbox import USER_ID_BASE
 from connectors.zendesk.sandbox import SandboxServer as ZendeskSandbox
 from core.members.timeline import MemberTimeline
@@ -18,50 +13,9 @@ from core.members.timeline_entries import InquiryEntry
 from core.store import identity as identity_repo
 from core.store import records as records_repo
 from core.store.database import read_only
-from hub.runtime import Hub, init_hub
-from hub.settings import HubSettings
 from hub.web import create_app
+from tests.connectors.zendesk.factories import CALL_CENTER, SHOP, TownHub
 from tests.hub.web.served import served
-
-SHOP, CALL_CENTER = "tokyo-online", "callcenter"
-HUB_TOML = """
-[connectors.{shop}]
-type = "shopify"
-shop_url = "{shop_url}"
-token_env = "TEST_SHOPIFY_TOKEN"
-webhook_secret_env = "TEST_SHOPIFY_WEBHOOK_SECRETS"
-
-[connectors.{call_center}]
-type = "zendesk"
-base_url = "{zendesk_url}"
-email = "{email}"
-token_env = "TEST_ZENDESK_TOKEN"
-webhook_secret_env = "TEST_ZENDESK_WEBHOOK_SECRETS"
-page_size = 100
-"""
-
-
-@pytest.fixture
-def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Hub, ShopSandbox, ZendeskSandbox]]:
-    # Callers drawn from the shop's 57 customers, so every one of them also shops online.
-    with ShopSandbox() as shop, ZendeskSandbox(users=30, tickets=40, people=57) as zendesk:
-        for name, value in (("TEST_SHOPIFY_TOKEN", shop.access_token), ("TEST_ZENDESK_TOKEN", zendesk.token),
-                            ("TEST_SHOPIFY_WEBHOOK_SECRETS", shop.state.webhook_secret),
-                            ("TEST_ZENDESK_WEBHOOK_SECRETS", zendesk.state.webhook_secret)):  # fmt: skip
-            monkeypatch.setenv(name, value)
-        data = tmp_path / "data"
-        data.mkdir()
-        (data / "hub.toml").write_text(
-            HUB_TOML.format(shop=SHOP, shop_url=shop.url, call_center=CALL_CENTER, zendesk_url=zendesk.url,
-                            email=zendesk.email),
-            encoding="utf-8",
-        )  # fmt: skip
-        settings = HubSettings(
-            data, tmp_path / "keys" / "keyring.json", f"sqlite:///{data / 'hub.db'}", data / "hub.toml", None
-        )
-        opened, _ = init_hub(settings)
-        yield opened, shop, zendesk
-        opened.close()
 
 
 def matchable(zendesk: ZendeskSandbox, user_id: str) -> bool:
@@ -76,9 +30,9 @@ def matchable(zendesk: ZendeskSandbox, user_id: str) -> bool:
 
 
 def test_callers_join_the_members_of_their_shop_accounts_and_their_tickets_show_in_the_timeline(
-    hub: tuple[Hub, ShopSandbox, ZendeskSandbox],
+    town: TownHub,
 ) -> None:
-    opened, shop, zendesk = hub
+    opened, shop, zendesk = town
     for instance, stream in ((SHOP, "customers"), (CALL_CENTER, "users"), (CALL_CENTER, "tickets")):
         assert opened.sync.run(instance, stream).status == "succeeded", (instance, stream)
 
@@ -102,9 +56,9 @@ def test_callers_join_the_members_of_their_shop_accounts_and_their_tickets_show_
 
 
 def test_a_ticket_an_agent_opens_reaches_the_member_by_webhook_before_any_sync(
-    hub: tuple[Hub, ShopSandbox, ZendeskSandbox],
+    town: TownHub,
 ) -> None:
-    opened, _, zendesk = hub
+    opened, _, zendesk = town
     assert opened.sync.run(CALL_CENTER, "users").status == "succeeded"
     caller = min(zendesk.record_ids("users"))
     with served(create_app(opened)) as base_url:
