@@ -130,7 +130,9 @@ def _error_code(response: httpx.Response) -> str | None:
         category, code = str(first.get("category", "")), str(first.get("code", ""))
     except (ValueError, AttributeError, TypeError, IndexError, KeyError):
         return None
-    names = [part for part in (category, code) if part.replace("_", "").isalnum() and part.isupper()]
+    names = [
+        part for part in (category, code) if len(part) <= 64 and part.replace("_", "").isalnum() and part.isupper()
+    ]
     return "/".join(names) or None
 
 

@@ -10,6 +10,7 @@ capitals, names now in kanji, now in katakana. Times are epoch milliseconds; the
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cached_property
@@ -62,7 +63,8 @@ def iso(epoch_ms: int) -> str:
 
 def square_id(seed: int, kind: str, index: int, length: int, *, alphabet: str = BASE32) -> str:
     """An id in Square's style whose last six characters encode ``index`` (so it is found without a table)."""
-    head = "".join(alphabet[pick(seed, kind, index, f"id{position}", len(alphabet))] for position in range(length - 6))
+    digest = hashlib.blake2b(f"{seed}:{kind}:{index}:id".encode(), digest_size=32).digest()
+    head = "".join(alphabet[byte % len(alphabet)] for byte in digest[: length - 6])
     tail = ""
     for _ in range(6):
         index, digit = divmod(index, 32)
@@ -106,7 +108,11 @@ class SquareData:
 
     def location_id(self, number: int) -> str:
         """``L`` and twelve characters, like ``L88917AVBK2S5``."""
-        return "L" + square_id(self.seed, "locations", number, 12)
+        return self._location_ids[number - 1]
+
+    @cached_property
+    def _location_ids(self) -> tuple[str, ...]:
+        return tuple("L" + square_id(self.seed, "locations", number, 12) for number in range(1, self.locations + 1))
 
     @cached_property
     def person_numbers(self) -> tuple[int, ...]:
