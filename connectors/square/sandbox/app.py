@@ -32,6 +32,8 @@ _CATEGORIES = {400: "INVALID_REQUEST_ERROR", 401: "AUTHENTICATION_ERROR", 403: "
 _CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 429: "RATE_LIMITED",
           500: "INTERNAL_SERVER_ERROR", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE",
           504: "GATEWAY_TIMEOUT"}  # fmt: skip
+_IDENTIFYING = ("given_name", "family_name", "company_name", "email_address", "phone_number")
+"""CreateCustomer needs at least one of these."""
 _CUSTOMER_FIELDS = frozenset(
     {"given_name", "family_name", "email_address", "phone_number", "address", "birthday", "reference_id", "note",
      "nickname", "company_name"}
@@ -113,6 +115,10 @@ class _SquareApi:
         fields = _customer_fields(body)
         if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 45):
             raise _BadRequest("INVALID_VALUE", "idempotency_key must have 1 to 45 characters", "idempotency_key")
+        if not any(fields.get(name) for name in _IDENTIFYING):
+            raise _BadRequest(
+                "MISSING_REQUIRED_PARAMETER", "Give a name, a company, an email address or a phone number"
+            )
 
         def apply() -> tuple[int, dict[str, Any]]:
             index = self.state.records.create_customer(fields)

@@ -148,6 +148,11 @@ def test_a_keyed_create_is_replayed_and_a_reused_key_with_another_body_refused(
     assert sandbox.state.writes == ["create-1"]
 
 
+def test_a_customer_without_a_name_or_contact_is_not_created(api: httpx.Client) -> None:
+    answer = api.post("/v2/customers", json={"idempotency_key": "create-2", "note": "常連"})
+    assert answer.status_code == 400 and first_error(answer)["code"] == "MISSING_REQUIRED_PARAMETER"
+
+
 def test_a_stale_version_is_refused_with_409(sandbox: SandboxServer, api: httpx.Client) -> None:
     customer_id = sandbox.record_ids("customers")[0]
     answer = api.put(f"/v2/customers/{customer_id}", json={"reference_id": "M1", "version": 99})
