@@ -9,15 +9,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from core.errors import PermanentError
 from core.records import Code, ExternalId
-from core.sync.contract import STATUS_MESSAGE, OutboundMessage
+from core.sync.contract import (
+    OutboundMessage,
+)
 from core.sync.mapping import rejection_reason
-
-# The producers' own constants live in core.members.inquiries and core.loyalty.surveys, beside the store code a
-# connector must not import; member.loyalty's is in the contract.
-INQUIRY_LOGGED = "inquiry.logged"
-INQUIRY_UPDATED = "inquiry.updated"
-SURVEY_CALL_CENTER = "survey.call_center"
-MEMBER_LOYALTY = STATUS_MESSAGE
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=65_536)]
 HubStatus = Literal["open", "pending", "solved", "closed"]

@@ -15,18 +15,9 @@ from typing import Any
 from connectors.zendesk.client import ZendeskClient
 from connectors.zendesk.config import ZendeskConfig
 from connectors.zendesk.mapping import placeholder_name
-from connectors.zendesk.payloads import (
-    INQUIRY_LOGGED,
-    INQUIRY_UPDATED,
-    SURVEY_CALL_CENTER,
-    HubStatus,
-    InquiryLogged,
-    InquiryUpdated,
-    SurveyCallCenter,
-    parse_payload,
-)
+from connectors.zendesk.payloads import HubStatus, InquiryLogged, InquiryUpdated, SurveyCallCenter, parse_payload
 from core.errors import PermanentError, RetryableError
-from core.sync.contract import OutboundMessage
+from core.sync.contract import CALL_CENTER_MESSAGE, INQUIRY_LOGGED_MESSAGE, INQUIRY_UPDATED_MESSAGE, OutboundMessage
 
 ZENDESK_STATUS: dict[HubStatus, str] = {"open": "open", "pending": "pending", "solved": "solved", "closed": "solved"}
 """The API cannot close a ticket: Zendesk closes solved tickets itself, days later, so *closed* is sent as solved."""
@@ -37,15 +28,15 @@ _FINISHED = ("closed", "deleted")
 class TicketWriter:
     """Delivers the ticket-making messages to one Zendesk account."""
 
-    kinds: tuple[str, ...] = (INQUIRY_LOGGED, INQUIRY_UPDATED, SURVEY_CALL_CENTER)
+    kinds: tuple[str, ...] = (INQUIRY_LOGGED_MESSAGE, INQUIRY_UPDATED_MESSAGE, CALL_CENTER_MESSAGE)
 
     def __init__(self, client: ZendeskClient, config: ZendeskConfig) -> None:
         self._client = client
         self._config = config
         self._writers: dict[str, Callable[[OutboundMessage], None]] = {
-            INQUIRY_LOGGED: self._logged,
-            INQUIRY_UPDATED: self._updated,
-            SURVEY_CALL_CENTER: self._survey,
+            INQUIRY_LOGGED_MESSAGE: self._logged,
+            INQUIRY_UPDATED_MESSAGE: self._updated,
+            CALL_CENTER_MESSAGE: self._survey,
         }
 
     def deliver(self, message: OutboundMessage) -> None:

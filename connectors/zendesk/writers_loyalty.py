@@ -15,9 +15,9 @@ from typing import Any
 
 from connectors.zendesk.client import ZendeskClient
 from connectors.zendesk.config import ZendeskConfig
-from connectors.zendesk.payloads import MEMBER_LOYALTY, LoyaltyChange, LoyaltyChanges, parse_payload
+from connectors.zendesk.payloads import LoyaltyChange, LoyaltyChanges, parse_payload
 from core.errors import PermanentError, RetryableError
-from core.sync.contract import OutboundMessage
+from core.sync.contract import STATUS_MESSAGE, OutboundMessage
 
 _RUNNING = ("queued", "working")
 
@@ -25,7 +25,7 @@ _RUNNING = ("queued", "working")
 class LoyaltyWriter:
     """Delivers ``member.loyalty`` messages; ``sleep`` and ``clock`` (monotonic) pace the job polling."""
 
-    kinds: tuple[str, ...] = (MEMBER_LOYALTY,)
+    kinds: tuple[str, ...] = (STATUS_MESSAGE,)
 
     def __init__(
         self,
@@ -53,7 +53,7 @@ class LoyaltyWriter:
         if malformed or failed:
             first = failed[0] if failed else "customer_id is not a Zendesk user id"
             raise PermanentError(
-                f"{MEMBER_LOYALTY}: {malformed + len(failed)} of {len(updates)} user updates refused; first: {first}"
+                f"{STATUS_MESSAGE}: {malformed + len(failed)} of {len(updates)} user updates refused; first: {first}"
             )
 
     def _update(self, change: LoyaltyChange) -> dict[str, Any] | None:
@@ -74,11 +74,11 @@ class LoyaltyWriter:
         deadline = self._clock() + self._config.job_max_wait_s
         while job.get("status") in _RUNNING:
             if self._clock() >= deadline:
-                raise RetryableError(f"{MEMBER_LOYALTY}: update_many job still running after the wait")
+                raise RetryableError(f"{STATUS_MESSAGE}: update_many job still running after the wait")
             self._sleep(self._config.job_poll_interval_s)
             job = self._client.job_status(str(job.get("id")))
         if job.get("status") != "completed":
-            raise RetryableError(f"{MEMBER_LOYALTY}: update_many job ended {job.get('status')!r}")
+            raise RetryableError(f"{STATUS_MESSAGE}: update_many job ended {job.get('status')!r}")
         results = job.get("results")
         if not isinstance(results, list):
             return []

@@ -33,9 +33,8 @@ from core.store import coupons as repo
 from core.store import identity as identity_repo
 from core.store import loyalty as loyalty_repo
 from core.sync import outbox
+from core.sync.contract import CALL_CENTER_MESSAGE
 from core.sync.payloads import PayloadSealer
-
-CALL_CENTER_MESSAGE = "survey.call_center"
 
 
 def survey_event(source: str, external_id: str, rule_code: str) -> str:

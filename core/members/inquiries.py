@@ -23,12 +23,13 @@ from core.loyalty.status_messages import member_numbers
 from core.records import Inquiry, InquiryMessage
 from core.store import records as repo
 from core.sync import outbox
+from core.sync.contract import INQUIRY_LOGGED_MESSAGE, INQUIRY_UPDATED_MESSAGE
 from core.sync.ingest_activity import ActivityWriter
 from core.sync.payloads import PayloadSealer
 
 CONSOLE_SOURCE = "console"
-LOGGED_MESSAGE = "inquiry.logged"
-UPDATED_MESSAGE = "inquiry.updated"
+LOGGED_MESSAGE = INQUIRY_LOGGED_MESSAGE
+UPDATED_MESSAGE = INQUIRY_UPDATED_MESSAGE
 Channel = Literal["phone", "email", "chat", "web"]
 Status = Literal["open", "pending", "solved", "closed"]
 
