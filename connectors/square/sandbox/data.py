@@ -11,6 +11,7 @@ capitals, names now in kanji, now in katakana. Times are epoch milliseconds; the
 from __future__ import annotations
 
 import hashlib
+import string
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cached_property
@@ -25,8 +26,8 @@ OPEN_HOUR, CLOSE_HOUR = 10, 20
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 TAX_PERCENT = 10
-BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+BASE32 = "".join(c for c in string.digits + string.ascii_uppercase if c not in "ILOU")  # Crockford's
 
 # Prices include the 10 % consumption tax, as Japanese stores display them (standard-rate goods only).
 PRODUCTS: tuple[tuple[str, str, int], ...] = (

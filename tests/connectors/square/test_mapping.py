@@ -35,7 +35,7 @@ def money(amount: Any) -> dict[str, Any]:
 def order(**fields: Any) -> dict[str, Any]:
     """A completed Square order of two lines, 5,830 yen tax included, with ``fields`` replaced."""
     base: dict[str, Any] = {
-        "id": "CAISENgvhpdP05f1DWG9H8yMn4kZY", "location_id": "L88917AVBK2S5",
+        "id": "CAISENSAMPLE0RDER00000000001", "location_id": "L88917AVBK2S5",
         "customer_id": "JDKYHBWT1D4F8MFH63DBMEN8Y4", "state": "COMPLETED",
         "line_items": [
             {"uid": "a", "catalog_object_id": "ITEM-1", "name": "信楽焼 湯呑み", "quantity": "2",

@@ -25,7 +25,6 @@ HUB_TOML = """
 type = "shopify"
 shop_url = "{shop_url}"
 token_env = "TEST_SHOPIFY_TOKEN"
-webhook_secret_env = "TEST_SHOPIFY_WEBHOOK_SECRETS"
 
 [connectors.{tills}]
 type = "square"
@@ -76,7 +75,7 @@ def tills() -> Iterator[SandboxServer]:
 def hub(shop: ShopSandbox, tills: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     secrets = {
         "TEST_SHOPIFY_TOKEN": shop.access_token,
-        "TEST_SHOPIFY_WEBHOOK_SECRETS": shop.state.webhook_secret,
+        "SHOPIFY_WEBHOOK_SECRETS": shop.state.webhook_secret,  # the name the Shopify config reads by default
         "TEST_SQUARE_TOKEN": tills.access_token,
         "TEST_SQUARE_SIGNATURE_KEYS": tills.state.signature_key,
     }
