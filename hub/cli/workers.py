@@ -1,0 +1,62 @@
+"""``hub worker`` and ``hub beat``: the distributed mode's processes (Celery over Redis, see docs/operations.md)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Annotated, Any
+
+import typer
+
+from hub.cli.common import console
+from hub.settings import load_settings
+
+
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Tasks this process runs at once.")] = 4,
+    queues: Annotated[list[str] | None, typer.Option("--queues", "-Q", help="Queues to consume (repeatable).")] = None,
+) -> None:
+    """Run a Celery worker: syncs, outbox dispatch and loyalty jobs sent by ``hub beat`` or ``hub sync``-like callers.
+
+    Tasks run on threads (each sync already isolates its connector in a child process); start more ``hub worker``
+    processes, on this machine or others, to use more cores.
+    """
+    from celery.signals import worker_ready  # type: ignore[import-untyped]  # here: other commands start faster
+
+    from hub.workers.app import app
+
+    names = queues or [app.conf.task_default_queue]
+
+    def announce(**_: Any) -> None:
+        console.print(f"worker ready: queues {', '.join(names)}, concurrency {concurrency}", highlight=False)
+
+    worker_ready.connect(announce, weak=False)
+    controller = app.Worker(
+        hostname=f"memberhub-{os.getpid()}@{socket.gethostname()}",
+        pool="threads",
+        concurrency=concurrency,
+        queues=names,
+        loglevel=os.environ.get("HUB_LOG_LEVEL", "WARNING"),
+        quiet=True,
+        without_mingle=True,
+        without_gossip=True,
+    )
+    controller.start()
+    console.print("worker stopped")
+    raise typer.Exit(controller.exitcode or 0)
+
+
+def beat() -> None:
+    """Send the tasks of ``hub.toml``'s schedules and the nightly loyalty jobs; run exactly one per hub."""
+    from hub.workers.app import app
+    from hub.workers.beat import hub_beat_schedule
+
+    settings = load_settings()
+    app.conf.beat_schedule = schedule = hub_beat_schedule(settings)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    console.print(f"beat running: {', '.join(schedule)}", highlight=False)
+    app.Beat(
+        schedule=str(settings.home / "celerybeat-schedule"),
+        loglevel=os.environ.get("HUB_LOG_LEVEL", "WARNING"),
+        quiet=True,
+    ).run()

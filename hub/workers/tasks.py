@@ -1,0 +1,164 @@
+"""Celery tasks: the same engine entry points as ``hub sync``, ``hub run`` and the outbox CLI, nothing more.
+
+Each task is idempotent, so a message delivered twice — after a worker died, or after the visibility timeout —
+does no harm: a sync resumes from the stream's committed cursor and upserts by ``(source, external_id)``; a
+sync whose stream is running elsewhere returns ``"busy"`` at once (the engine's advisory lock) and is not
+retried, since the run holding the lock does the work. A transient failure (a ``RetryableError`` from the
+connector, the database unreachable) is retried with a bounded exponential backoff; any other is not.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from celery.exceptions import Reject  # type: ignore[import-untyped]
+from celery.signals import worker_process_shutdown, worker_shutdown, worker_shutting_down  # type: ignore[import-untyped]
+from sqlalchemy.exc import OperationalError
+
+from core.errors import RetryableError, StreamBusyError
+from core.logs import get_logger
+from core.sync.engine import RunReport
+from hub.runtime import Hub, open_hub
+from hub.settings import load_settings
+from hub.workers.app import app
+
+log = get_logger(__name__)
+BUSY = "busy"
+
+# Retry countdowns 2, 4, 8, 16, 32 s (capped at 300 s): a database restart or a throttled API gets a minute to
+# recover before the task gives up, leaving the rest to the next scheduled run. No jitter: a zero countdown
+# would spend a retry while the outage lasts.
+_RETRYING = {
+    "autoretry_for": (RetryableError, OperationalError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": False,
+    "max_retries": 5,
+}
+
+
+class _WorkerHub:
+    """The hub of this worker process, opened on first use and closed when the worker stops.
+
+    Opening a hub verifies the key ring and the schema; doing it once per process, not once per task, keeps a
+    task's cost to its work. Tasks of the threads pool share it, as ``hub sync``'s threads share theirs.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hub: Hub | None = None
+
+    def get(self) -> Hub:
+        with self._lock:
+            if self._hub is None:
+                self._hub = open_hub(load_settings())
+            return self._hub
+
+    def stop_syncs(self) -> None:
+        """Ask running syncs to end after the batch they are committing (they resume from its cursor)."""
+        with self._lock:
+            if self._hub is not None and "sync" in vars(self._hub):
+                self._hub.sync.request_stop()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._hub is not None:
+                self._hub.close()
+                self._hub = None
+
+
+worker_hub = _WorkerHub()
+
+
+@worker_shutting_down.connect  # type: ignore[untyped-decorator]
+def _stop_syncs(**_: object) -> None:
+    worker_hub.stop_syncs()
+
+
+@worker_shutdown.connect  # type: ignore[untyped-decorator]
+@worker_process_shutdown.connect  # type: ignore[untyped-decorator]
+def _close_hub(**_: object) -> None:
+    worker_hub.close()
+
+
+@app.task(name="memberhub.sync_stream", **_RETRYING)  # type: ignore[untyped-decorator]
+def sync_stream(instance: str, stream: str, full_refresh: bool = False) -> str:
+    """Run one stream once (``hub sync INSTANCE --stream S``); returns the run's status or ``"busy"``."""
+    report = worker_hub.get().sync.run(instance, stream, full_refresh=full_refresh)
+    if report.status == "skipped":
+        log.info("stream busy elsewhere; skipped", connector=instance, stream=stream, lane=report.lane)
+        return BUSY
+    if report.error_class == "Interrupted":  # this worker is shutting down: another one goes on from the cursor
+        raise Reject("worker shutting down", requeue=True)
+    if _retryable(report):
+        raise RetryableError(f"{instance}/{stream}: {report.error_class}")
+    return report.status
+
+
+@app.task(name="memberhub.sync_all")  # type: ignore[untyped-decorator]
+def sync_all() -> int:
+    """Queue one ``sync_stream`` per stream of every enabled instance; returns how many were queued."""
+    registry = worker_hub.get().registry
+    jobs = [
+        (name, spec.name)
+        for name, instance in sorted(registry.instances.items())
+        if instance.enabled
+        for spec in registry.types[instance.type].streams
+    ]
+    for name, stream in jobs:
+        sync_stream.delay(name, stream)
+    return len(jobs)
+
+
+@app.task(name="memberhub.backfill")  # type: ignore[untyped-decorator]
+def backfill(instance: str) -> int:
+    """Queue a full refresh (backfill lane) of each stream of ``instance``, to run on as many workers.
+
+    The engine's unit of work is a stream: a connector's ``Backfiller`` resumes from its own cursor but does
+    not split a stream into slices, so a stream's backfill runs on one worker at a time.
+    """
+    registry = worker_hub.get().registry
+    streams = [spec.name for spec in registry.types[registry.instance(instance).type].streams]
+    for stream in streams:
+        sync_stream.delay(instance, stream, full_refresh=True)
+    return len(streams)
+
+
+@app.task(name="memberhub.dispatch_outbox", **_RETRYING)  # type: ignore[untyped-decorator]
+def dispatch_outbox() -> dict[str, int]:
+    """Push due outbox messages to every destination (leases keep two workers off the same message)."""
+    reports = worker_hub.get().dispatcher.dispatch_due()
+    return {
+        "delivered": sum(report.delivered for report in reports),
+        "retrying": sum(report.retrying for report in reports),
+        "failed": sum(report.failed for report in reports),
+    }
+
+
+@app.task(name="memberhub.loyalty_nightly", **_RETRYING)  # type: ignore[untyped-decorator]
+def loyalty_nightly() -> list[str] | str:
+    """The nightly loyalty jobs (``Hub.run_loyalty_jobs``); ``"busy"`` if they already run elsewhere."""
+    try:
+        runs = worker_hub.get().run_loyalty_jobs()
+    except StreamBusyError:
+        log.info("loyalty jobs already running elsewhere; skipped")
+        return BUSY
+    for run in runs:
+        log.info("loyalty job done", stream=run.name, duration_ms=round(run.seconds * 1000))
+    return [run.name for run in runs]
+
+
+def _retryable(report: RunReport) -> bool:
+    """Whether a run ended on a transient connector error (the engine records its class by name)."""
+    return report.status in ("failed", "partial") and report.error_class in _retryable_names()
+
+
+def _retryable_names() -> set[str]:
+    names: set[str] = set()
+    pending: list[type[Any]] = [RetryableError]
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return names

@@ -1,0 +1,97 @@
+"""Two real ``hub worker`` processes on the machine's Redis and PostgreSQL: a worker SIGKILLed mid-sync loses
+nothing — its message comes back after the visibility timeout, the other worker resumes the run from the last
+committed cursor — nothing is stored twice, and the stream lock keeps each stream to one run at a time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+
+from connectors.example.sandbox import SandboxServer
+from tests.hub.workers.conftest import VISIBILITY_TIMEOUT_S, Deployment, use_broker, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+STREAMS = ("customers", "orders")
+SYNC = "memberhub.sync_stream"
+
+
+def _sandbox(seed: int) -> SandboxServer:
+    # 24 pages of 5 customers, each request 0.1 s away: a customers run lasts a few seconds
+    return SandboxServer(customers=120, orders=40, seed=seed, latency_s=0.1, rate_limit=None)
+
+
+def _running(deployment: Deployment, connector: str, stream: str) -> bool:
+    return any(
+        run.connector == connector and run.stream == stream and run.status == "running" and run.records_read
+        for run in deployment.runs()
+    )
+
+
+def _at_most_one_running_per_stream(deployment: Deployment, seen: Counter[tuple[str, str]]) -> None:
+    running = Counter((run.connector, run.stream, run.lane) for run in deployment.runs() if run.status == "running")
+    seen.update(key for key, count in running.items() if count > 1)
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_killed_mid_sync_loses_nothing_and_stores_nothing_twice(deployment, machine_redis):
+    client = use_broker(deployment, machine_redis)
+    with _sandbox(1) as tokyo, _sandbox(2) as osaka:
+        deployment.configure({"tokyo": tokyo, "osaka": osaka})
+        deployment.start_worker("a")
+        deployment.start_worker("b")
+
+        first = str(uuid.uuid4())
+        client.send_task(SYNC, args=["tokyo", "customers"], task_id=first)
+        wait_until(lambda: _running(deployment, "tokyo", "customers"), timeout_s=30, what="tokyo/customers running")
+        holder = wait_until(
+            lambda: next((name for name in ("a", "b") if first in deployment.log(name)), None),
+            timeout_s=5,
+            what="worker holding the first task",
+        )
+        survivor = "b" if holder == "a" else "a"
+        duplicate = str(uuid.uuid4())
+        client.send_task(SYNC, args=["tokyo", "customers"], task_id=duplicate)
+        wait_until(
+            lambda: "stream busy elsewhere" in deployment.log(survivor),
+            timeout_s=15,
+            what="duplicate tokyo/customers refused by the stream lock",
+        )
+        for connector, stream in (("tokyo", "orders"), ("osaka", "customers"), ("osaka", "orders")):
+            client.send_task(SYNC, args=[connector, stream])
+
+        assert _running(deployment, "tokyo", "customers"), "the first run ended before the kill: stretch it"
+        deployment.kill(holder)
+        killed_at = datetime.now(UTC)
+
+        overlaps: Counter[tuple[str, str]] = Counter()
+
+        def all_streams_done() -> bool:
+            _at_most_one_running_per_stream(deployment, overlaps)
+            runs = deployment.runs()
+            done = {(run.connector, run.stream) for run in runs if run.status == "succeeded"}
+            resumed = [run for run in runs if run.stream == "customers" and run.connector == "tokyo"]
+            return len(done) == 4 and resumed[-1].status == "succeeded" and resumed[-1].started_at > killed_at
+
+        wait_until(all_streams_done, timeout_s=60, what="every stream synced after the kill")
+
+        runs = deployment.runs()
+        tokyo_customers = [run for run in runs if (run.connector, run.stream) == ("tokyo", "customers")]
+        killed, *after = tokyo_customers
+        redelivered_after_s = (after[0].started_at - killed_at).total_seconds()
+        print(f"\nredelivered {redelivered_after_s:.1f} s after SIGKILL (visibility timeout {VISIBILITY_TIMEOUT_S} s)")
+
+        assert not overlaps, f"two runs of one stream at once: {overlaps}"
+        assert (killed.status, killed.error_class) == ("failed", "Abandoned")
+        assert 0 < killed.records_read < 120
+        assert first in deployment.log(survivor), "the killed worker's message was delivered again"
+        assert killed.records_read + after[0].records_read == 120, "resumed after the last committed batch"
+        for name, sandbox in (("tokyo", tokyo), ("osaka", osaka)):
+            links, purchases = deployment.external_ids("source_links", name), deployment.external_ids("purchases", name)
+            assert sorted(links) == sorted(sandbox.record_ids("customers"))
+            assert sorted(purchases) == sorted(sandbox.record_ids("orders"))
+        assert deployment.duplicate_ledger_events() == []
