@@ -8,15 +8,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from connectors.shopify.sandbox import SandboxServer as ShopSandbox
 from connectors.shopify.sandbox import SandboxState as ShopState
 from connectors.square.sandbox import SandboxServer
+from core.store import models
 from core.store import records as records_repo
 from core.store.database import read_only
 from hub.runtime import Hub, init_hub
 from hub.settings import HubSettings
+from hub.web import create_app
 from tests.connectors.square.factories import square_sandbox
+from tests.hub.web.served import served
 
 SHOP, TILLS = "shopify-tokyo", "square-ginza"
 KATAKANA = re.compile(r"[\u30a0-\u30ff]+")
@@ -148,3 +152,25 @@ def test_the_nightly_status_job_gives_every_square_customer_of_a_member_its_memb
     ]
     assert all(numbers), "every customer is a member, and its number is what a clerk now sees at the till"
     assert len(set(numbers)) == len(numbers), "each customer is its own member here: no shop has joined them"
+
+
+@pytest.mark.slow
+def test_a_refund_notified_by_square_reaches_the_members_purchase_once(tills: SandboxServer, hub: Hub) -> None:
+    assert hub.sync.run(TILLS, "customers").status == "succeeded"
+    assert hub.sync.run(TILLS, "orders").status == "succeeded"
+    order_id = next(
+        order_id for order_id in tills.record_ids("orders")
+        if (order := tills.state.record("orders", order_id)).get("customer_id") and not order.get("refunds")
+    )  # fmt: skip
+    tills.state.add_refund(order_id, 500)
+    delivery = tills.webhook_delivery("orders", order_id)  # signed for the subscription's public URL
+    with served(create_app(hub)) as base_url:  # … and reaching the hub behind its proxy, twice (a retry)
+        answers = [tills.state.post(delivery, f"{base_url}/webhooks/{TILLS}") for _ in range(2)]
+    assert [answer.status_code for answer in answers] == [200, 200]
+    with read_only(hub.engine).connect() as conn:
+        stored = conn.execute(
+            select(models.Purchase.status, models.PurchaseAdjustment.amount)
+            .join(models.PurchaseAdjustment, models.PurchaseAdjustment.purchase_id == models.Purchase.id)
+            .where(models.Purchase.source == TILLS, models.Purchase.external_id == order_id)
+        ).all()
+    assert [(row.status, row.amount) for row in stored] == [("partially_refunded", 500)]
