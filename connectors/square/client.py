@@ -27,11 +27,12 @@ SQUARE_ERROR_RULES: tuple[ErrorRule, ...] = (
     ErrorRule(Action.FAIL, "access token rejected", statuses=(401,)),
     ErrorRule(Action.FAIL, "access token lacks the permission", statuses=(403,)),
     ErrorRule(Action.FAIL, "no such resource", statuses=(404,)),
-    ErrorRule(Action.RETRY, "changed meanwhile (version conflict)", statuses=(409,)),
+    ErrorRule(Action.FAIL, "changed meanwhile (version conflict)", statuses=(409,)),
 )
 """Status → action for the Square API, before the shared ``DEFAULT_RULES``. Square's HTTP status matches its
 first error's category (``INVALID_REQUEST_ERROR`` 400, ``AUTHENTICATION_ERROR`` 401/403, ``RATE_LIMIT_ERROR``
-429, ``API_ERROR`` 5xx); a 409 means a ``version`` we sent is stale, and the writer reads the customer again."""
+429, ``API_ERROR`` 5xx). A 409 means a ``version`` we sent is stale: resending it cannot help, so it is not retried
+here; the writer reads the customer again."""
 
 SEARCH_CUSTOMERS = "/v2/customers/search"
 SEARCH_ORDERS = "/v2/orders/search"

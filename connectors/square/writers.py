@@ -5,8 +5,9 @@ member number, so a clerk looking a customer up at the till sees which member th
 copies the fields the member changed in the hub. Both go through UpdateCustomer, which takes no
 ``idempotency_key`` (only Square's create endpoints do): each write reads the customer first, sends only the
 fields that differ, with the customer's ``version`` for optimistic concurrency. A retried delivery therefore
-finds nothing left to change and sends nothing; a customer edited at the till in between answers 409, retried
-with a fresh read. Messages and errors name members by id and fields by name, never their values.
+finds nothing left to change and sends nothing; a customer edited at the till between the read and the write
+answers 409, and is read and written again (once; then the delivery is retried later). Messages and errors
+name members by id and fields by name, never their values.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from connectors.square.client import SquareClient
-from core.errors import PermanentError
+from core.errors import PermanentError, RetryableError
 from core.sync.contract import PROFILE_MESSAGE, STATUS_MESSAGE, OutboundMessage
 from core.sync.mapping import rejection_reason
 
 MemberNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 _NAME_SEPARATOR = re.compile(r"[ \u3000]+")
+_CONFLICT_ATTEMPTS = 2
 
 
 class CustomerRefused(PermanentError):
@@ -114,12 +116,20 @@ class CustomerWriter:
         self, kind: str, member_id: str, customer_id: str, wanted: Callable[[Mapping[str, Any]], dict[str, Any]]
     ) -> None:
         """Read the customer, send the fields that differ with its ``version``; nothing if none differs."""
-        customer = self._client.retrieve_customer(customer_id)
-        if customer is None:
-            raise CustomerRefused(f"{kind}: member {member_id}'s customer no longer exists at {self.instance}")
-        fields = {name: value for name, value in wanted(customer).items() if _differs(customer.get(name), value)}
-        if fields:
-            self._client.update_customer(customer_id, {**fields, "version": customer.get("version")})
+        for _ in range(_CONFLICT_ATTEMPTS):
+            customer = self._client.retrieve_customer(customer_id)
+            if customer is None:
+                raise CustomerRefused(f"{kind}: member {member_id}'s customer no longer exists at {self.instance}")
+            fields = {name: value for name, value in wanted(customer).items() if _differs(customer.get(name), value)}
+            if not fields:
+                return
+            try:
+                self._client.update_customer(customer_id, {**fields, "version": customer.get("version")})
+                return
+            except PermanentError as error:
+                if error.status != 409:
+                    raise
+        raise RetryableError(f"{kind}: member {member_id}'s customer keeps changing at {self.instance}", status=409)
 
 
 def _reference_id(member_number: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from connectors.square import SquareConnector
@@ -12,7 +13,7 @@ from connectors.square.client import SquareClient
 from connectors.square.sandbox import SandboxServer
 from core.errors import PermanentError, RetryableError
 from core.sync.contract import OutboundMessage
-from tests.connectors.square.factories import NO_RETRY
+from core.sync.retry import RetryPolicy
 
 MEMBER = "0193a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
 
@@ -78,16 +79,51 @@ def test_a_customer_gone_from_square_is_refused_after_the_others_went_through(
     assert sandbox.state.record("customers", present)["reference_id"] == "M00012345"
 
 
-def test_a_customer_edited_at_the_till_meanwhile_answers_a_retryable_conflict(
+def test_a_stale_version_is_a_conflict_the_client_does_not_resend(
     sandbox: SandboxServer, connector: SquareConnector
 ) -> None:
-    client = SquareClient(connector.config, sandbox.access_token, retry=NO_RETRY)
+    client = SquareClient(connector.config, sandbox.access_token, retry=RetryPolicy(max_attempts=3, base_delay=0.0))
     customer_id = sandbox.record_ids("customers")[0]
     stale = sandbox.state.record("customers", customer_id)["version"]
     sandbox.state.update_customer(customer_id, note="常連")
-    with pytest.raises(RetryableError, match="409"):
+    with pytest.raises(PermanentError, match="409") as conflict:
         client.update_customer(customer_id, {"reference_id": "M1", "version": stale})
     client.close()
+    assert conflict.value.status == 409 and puts(sandbox) == 1
+
+
+class ClerkEditsFirst(httpx.BaseTransport):
+    """The wire to the sandbox, where a clerk edits the customer just before our first update arrives."""
+
+    def __init__(self, sandbox: SandboxServer, times: int = 1) -> None:
+        self._wire = httpx.HTTPTransport()
+        self._sandbox = sandbox
+        self._times = times
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT" and self._times > 0:
+            self._times -= 1
+            self._sandbox.state.update_customer(request.url.path.rsplit("/", 1)[-1], note="ギフト包装希望")
+        return self._wire.handle_request(request)
+
+
+def test_a_customer_edited_at_the_till_between_read_and_write_is_read_and_written_again(
+    sandbox: SandboxServer, connect: Callable[..., SquareConnector]
+) -> None:
+    customer_id = sandbox.record_ids("customers")[0]
+    connect(transport=ClerkEditsFirst(sandbox)).deliver(loyalty(change(customer_id)))
+    after = sandbox.state.record("customers", customer_id)
+    assert (after["reference_id"], after["note"]) == ("M00012345", "ギフト包装希望")
+    assert puts(sandbox) == 2
+
+
+def test_a_customer_that_keeps_changing_is_left_for_a_later_delivery(
+    sandbox: SandboxServer, connect: Callable[..., SquareConnector]
+) -> None:
+    customer_id = sandbox.record_ids("customers")[0]
+    with pytest.raises(RetryableError, match="keeps changing"):
+        connect(transport=ClerkEditsFirst(sandbox, times=5)).deliver(loyalty(change(customer_id)))
+    assert "reference_id" not in sandbox.state.record("customers", customer_id)
 
 
 def test_a_profile_change_sends_only_the_changed_fields(sandbox: SandboxServer, connector: SquareConnector) -> None:
