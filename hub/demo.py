@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,57 +54,88 @@ def _mobile_number(rng: random.Random) -> str:
 
 
 STORE_INSTANCE = "demo-store"  # the example connector: a POS and CRM of the shops
-ONLINE_INSTANCE = "demo-online"  # the Shopify connector: the online store
-_ENV = {
-    "store_token": "MEMBERHUB_DEMO_STORE_TOKEN",
-    "store_hooks": "MEMBERHUB_DEMO_STORE_WEBHOOK_SECRET",
-    "online_token": "MEMBERHUB_DEMO_ONLINE_TOKEN",
-    "online_hooks": "MEMBERHUB_DEMO_ONLINE_WEBHOOK_SECRET",
-}  # variable names, not secrets
+ONLINE_INSTANCE = "demo-online"  # Shopify: the online store
+TILLS_INSTANCE = "demo-tills"  # Square: the tills of the flagship stores
+CALL_CENTER_INSTANCE = "demo-callcenter"  # Zendesk: the call center
+MAIL_INSTANCE = "demo-mail"  # Klaviyo: email marketing and surveys
+SURVEY_METRIC = "Survey Answered"
+"""The Klaviyo metric whose events are the post-purchase survey's answers (the shipped rules' ``post-purchase``)."""
 
 
 @dataclass(frozen=True)
-class DemoSandboxes:
-    """Where the demo's emulators listen and the credentials they accept."""
+class DemoInstance:
+    """One emulator as a connector instance of the demo ``hub.toml``.
 
-    store_url: str
-    store_token: str
-    store_webhook_secret: str
-    online_url: str
-    online_token: str
-    online_webhook_secret: str
+    ``settings`` are written into the instance's table; ``secrets`` map a setting (``…_env``) to the
+    environment variable it names and the value exported there, so no secret is written to the file.
+    """
+
+    name: str
+    type: str
+    settings: Mapping[str, str | int]
+    secrets: Mapping[str, tuple[str, str]]
+    tables: str = ""
+    """Extra TOML of the instance (sub-tables), written after its settings."""
 
 
-def demo_config(sandboxes: DemoSandboxes, path: Path) -> Path:
-    """Write the demo ``hub.toml``: both emulators as connector instances, synced every minute."""
-    path.write_text(
-        f"""# Written by `hub demo` on every start (the emulators' ports change); edit a copy, not this file.
-[hub]
-source_priority = ["console", "{ONLINE_INSTANCE}", "{STORE_INSTANCE}"]
-
-[connectors.{STORE_INSTANCE}]
-type = "example"
-schedule = "every 1m"
-base_url = "{sandboxes.store_url}"
-token_env = "{_ENV["store_token"]}"
-webhook_secret_env = "{_ENV["store_hooks"]}"
-page_size = 50
-
-[connectors.{ONLINE_INSTANCE}]
-type = "shopify"
-schedule = "every 1m"
-shop_url = "{sandboxes.online_url}"
-token_env = "{_ENV["online_token"]}"
-webhook_secret_env = "{_ENV["online_hooks"]}"
-""",
-        encoding="utf-8",
-    )
+def demo_config(instances: Sequence[DemoInstance], path: Path) -> Path:
+    """Write the demo ``hub.toml``: every emulator a connector instance synced every minute, messages routed."""
+    names = [instance.name for instance in instances]
+    lines = [
+        "# Written by `hub demo` on every start (the emulators' ports change); edit a copy, not this file.",
+        "[hub]",
+        f"source_priority = {_toml_list(['console', *names])}",
+        "",
+        "[identity]",
+        f"trusted_email_sources = {_toml_list([MAIL_INSTANCE])}  # a double opt-in list: its emails are confirmed",
+        "",
+        "[console]",
+        f"inquiry_destinations = {_toml_list([CALL_CENTER_INSTANCE])}",
+        "",
+        "[consent]",
+        f"destinations = {_toml_list([ONLINE_INSTANCE, MAIL_INSTANCE])}",
+        "",
+        "[profiles]",
+        f"destinations = {_toml_list([TILLS_INSTANCE])}",
+    ]
+    for instance in instances:
+        lines += ["", f"[connectors.{instance.name}]", f'type = "{instance.type}"', 'schedule = "every 1m"']
+        lines += [f"{key} = {_toml_value(value)}" for key, value in instance.settings.items()]
+        lines += [f'{key} = "{variable}"' for key, (variable, _) in instance.secrets.items()]
+        if instance.tables:
+            lines += ["", instance.tables.strip()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
-def demo_environment(sandboxes: DemoSandboxes) -> None:
+def demo_rules(shipped: str) -> str:
+    """The shipped loyalty rules with the demo's systems as destinations: coupons mailed, surveys to the call center."""
+    replacements = {
+        '# destinations = ["shopify-tokyo"]\n': f"destinations = {_toml_list([ONLINE_INSTANCE])}\n",
+        '# email_destination = "mailer"': f'email_destination = "{MAIL_INSTANCE}"',
+        '# call_center_destination = "helpdesk"': f'call_center_destination = "{CALL_CENTER_INSTANCE}"',
+        "# notify_call_center = true": "notify_call_center = true",
+        'destinations = []                 # e.g. ["klaviyo-mail"]': f"destinations = {_toml_list([MAIL_INSTANCE])}",
+        'destinations = []                 # e.g. ["zendesk-support", "klaviyo-mail"]': "destinations = "
+        + _toml_list([CALL_CENTER_INSTANCE, MAIL_INSTANCE, TILLS_INSTANCE]),
+    }
+    for old, new in replacements.items():
+        if old not in shipped:
+            raise ValueError(f"the shipped loyalty rules changed: {old!r} is gone (update hub.demo.demo_rules)")
+        shipped = shipped.replace(old, new, 1)
+    return shipped
+
+
+def demo_environment(instances: Sequence[DemoInstance]) -> None:
     """Export the emulators' credentials under the variable names the demo ``hub.toml`` names."""
-    os.environ[_ENV["store_token"]] = sandboxes.store_token
-    os.environ[_ENV["store_hooks"]] = sandboxes.store_webhook_secret
-    os.environ[_ENV["online_token"]] = sandboxes.online_token
-    os.environ[_ENV["online_hooks"]] = sandboxes.online_webhook_secret
+    for instance in instances:
+        for variable, value in instance.secrets.values():
+            os.environ[variable] = value
+
+
+def _toml_value(value: str | int) -> str:
+    return str(value) if isinstance(value, int) else f'"{value}"'
+
+
+def _toml_list(items: Sequence[str]) -> str:
+    return "[" + ", ".join(f'"{item}"' for item in items) + "]"

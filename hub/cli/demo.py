@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -18,10 +19,23 @@ from rich.markup import escape
 
 from core.access import ConsoleUsers, Role
 from core.errors import InvalidInputError
+from core.loyalty.rules import SHIPPED_RULES
 from hub.cli import sync
 from hub.cli.common import console
 from hub.cli.web import serve_console
-from hub.demo import ONLINE_INSTANCE, STORE_INSTANCE, DemoSandboxes, demo_config, demo_environment, demo_profiles
+from hub.demo import (
+    CALL_CENTER_INSTANCE,
+    MAIL_INSTANCE,
+    ONLINE_INSTANCE,
+    STORE_INSTANCE,
+    SURVEY_METRIC,
+    TILLS_INSTANCE,
+    DemoInstance,
+    demo_config,
+    demo_environment,
+    demo_profiles,
+    demo_rules,
+)
 from hub.runtime import Hub, init_hub
 from hub.scheduler import hub_scheduler
 from hub.settings import load_settings
@@ -37,46 +51,103 @@ def demo(
 ) -> None:
     """Start the emulators, sync them fully, apply loyalty, then serve the console with the scheduler running."""
     with ExitStack() as stack:
-        sandboxes = stack.enter_context(_sandboxes())
-        hub = stack.enter_context(_demo_hub(sandboxes))
+        instances = stack.enter_context(_sandboxes())
+        hub = stack.enter_context(_demo_hub(instances))
         _seed(hub, count)
-        jobs = [(name, stream) for name in (STORE_INSTANCE, ONLINE_INSTANCE) for stream in _streams(hub, name)]
+        jobs = [(instance.name, stream) for instance in instances for stream in _streams(hub, instance.name)]
         reports = sync.sync_with_progress(hub, jobs)
-        console.print(sync.summary_table(reports, title="demo sync: the shops' POS (example) and the online store"))
+        console.print(sync.summary_table(reports, title="demo sync: tills, shops, online store, call center, mail"))
         for run in hub.run_loyalty_jobs():
             console.print(f"loyalty {run.name}: {escape(run.summary)}")
+        _deliver_outbox(hub)
         logins = _demo_accounts(hub)
         if serve:
             _serve(hub, port, logins)
 
 
 @contextmanager
-def _sandboxes() -> Iterator[DemoSandboxes]:
-    """Both emulators on loopback, stopped afterwards."""
-    # Imported here: reader processes re-import the CLI, and they need neither emulator.
-    from connectors.example.sandbox import SandboxServer as StoreSandbox
-    from connectors.shopify.sandbox import SandboxServer as OnlineSandbox
+def _sandboxes() -> Iterator[list[DemoInstance]]:
+    """Every emulator on loopback, as the demo's connector instances; stopped afterwards.
 
-    # The online store is on Shopify Plus: a ten times larger cost budget, or its first sync waits ~25 s for it.
-    online_shop = OnlineSandbox(customers=80, orders=160, maximum_available=20_000.0, restore_rate=1_000.0)
-    with StoreSandbox(customers=120, orders=400) as store, online_shop as online:
-        yield DemoSandboxes(
-            store.url, store.token, store.state.webhook_secret,
-            online.url, online.access_token, online.state.webhook_secret,
-        )  # fmt: skip
+    They share one seed, so the same people of the sandbox town (``connectors.town``) shop online and at the
+    tills, call the call center and answer surveys, each system knowing them under its own ids and notations.
+    """
+    # Imported here: reader processes re-import the CLI, and they need no emulator.
+    from connectors.example.sandbox import SandboxServer as StoreSandbox
+    from connectors.klaviyo.sandbox import NEWSLETTER_LIST_ID
+    from connectors.klaviyo.sandbox import SandboxServer as MailSandbox
+    from connectors.shopify.sandbox import SandboxServer as OnlineSandbox
+    from connectors.square.sandbox import SandboxServer as TillSandbox
+    from connectors.zendesk.sandbox import SandboxServer as CallCenterSandbox
+
+    people = 80  # the online store's customers; the other systems know some of them
+    with ExitStack() as stack:
+        store = stack.enter_context(StoreSandbox(customers=120, orders=400))
+        # The online store is on Shopify Plus: a ten times larger cost budget, or its first sync waits ~25 s for it.
+        online = stack.enter_context(
+            OnlineSandbox(customers=people, orders=160, maximum_available=20_000.0, restore_rate=1_000.0)
+        )
+        tills = stack.enter_context(TillSandbox(customers=60, orders=200, people=people))
+        calls = stack.enter_context(CallCenterSandbox(users=40, tickets=80, people=people))
+        mail = stack.enter_context(MailSandbox(profiles=60, events=80))
+        yield [
+            DemoInstance(STORE_INSTANCE, "example", {"base_url": store.url, "page_size": 50}, {
+                "token_env": ("MEMBERHUB_DEMO_STORE_TOKEN", store.token),
+                "webhook_secret_env": ("MEMBERHUB_DEMO_STORE_WEBHOOK_SECRET", store.state.webhook_secret),
+            }),
+            DemoInstance(ONLINE_INSTANCE, "shopify", {"shop_url": online.url}, {
+                "token_env": ("MEMBERHUB_DEMO_ONLINE_TOKEN", online.access_token),
+                "webhook_secret_env": ("MEMBERHUB_DEMO_ONLINE_WEBHOOK_SECRET", online.state.webhook_secret),
+            }),
+            DemoInstance(TILLS_INSTANCE, "square", {"base_url": tills.url}, {
+                "token_env": ("MEMBERHUB_DEMO_TILLS_TOKEN", tills.access_token),
+                "webhook_signature_key_env": ("MEMBERHUB_DEMO_TILLS_SIGNATURE_KEY", tills.state.signature_key),
+            }),
+            DemoInstance(CALL_CENTER_INSTANCE, "zendesk", {"base_url": calls.url, "email": calls.email}, {
+                "token_env": ("MEMBERHUB_DEMO_CALLCENTER_TOKEN", calls.token),
+                "webhook_secret_env": ("MEMBERHUB_DEMO_CALLCENTER_WEBHOOK_SECRET", calls.state.webhook_secret),
+            }),
+            DemoInstance(MAIL_INSTANCE, "klaviyo", {"base_url": mail.url, "list_id": NEWSLETTER_LIST_ID}, {
+                "api_key_env": ("MEMBERHUB_DEMO_MAIL_API_KEY", mail.api_key),
+            }, tables=_MAIL_SURVEYS),
+        ]  # fmt: skip
+
+
+_MAIL_SURVEYS = f"""
+[[connectors.{MAIL_INSTANCE}.surveys]]
+metric = "{SURVEY_METRIC}"
+survey_code = "post-purchase"
+survey_code_property = "survey"
+answer_properties = {{ satisfaction = "満足度" }}
+"""
 
 
 @contextmanager
-def _demo_hub(sandboxes: DemoSandboxes) -> Iterator[Hub]:
+def _demo_hub(instances: list[DemoInstance]) -> Iterator[Hub]:
     settings = load_settings()
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    demo_environment(sandboxes)
-    settings = replace(settings, config_file=demo_config(sandboxes, settings.home / "hub.toml"))
+    demo_environment(instances)
+    settings = replace(settings, config_file=demo_config(instances, settings.home / "hub.toml"))
+    rules = settings.home / "loyalty.toml"
+    if settings.loyalty_rules is None and not rules.exists():  # never overwrite rules the user put there
+        rules.write_text(demo_rules(SHIPPED_RULES.read_text(encoding="utf-8")), encoding="utf-8")
     hub, _ = init_hub(settings)
     try:
         yield hub
     finally:
         hub.close()
+
+
+def _deliver_outbox(hub: Hub, passes: int = 20) -> None:
+    """Deliver what sync and loyalty queued (statuses, coupons, profile changes) to the emulators now."""
+    delivered: Counter[str] = Counter()
+    for _ in range(passes):
+        reports = [report for report in hub.dispatcher.dispatch_due() if report.delivered]
+        if not reports:
+            break
+        delivered.update({report.destination: report.delivered for report in reports})
+    summary = ", ".join(f"{name} {count}" for name, count in sorted(delivered.items())) or "nothing due"
+    console.print(f"outbox delivered: {summary}")
 
 
 def _seed(hub: Hub, count: int) -> None:
