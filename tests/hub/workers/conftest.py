@@ -98,13 +98,15 @@ class Deployment:
         self.processes[name] = process
         return process
 
-    def start_worker(self, name: str, *, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        """Start a one-task-at-a-time ``hub worker`` and wait until it consumes."""
-        process = self.start(name, "worker", "--concurrency", "1", env=env)
-        wait_until(lambda: self.ready(name, process), timeout_s=30, what=f"ready worker {name}")
-        return process
+    def start_workers(self, *names: str, env: dict[str, str] | None = None) -> None:
+        """Start one-task-at-a-time ``hub worker`` processes together and wait until each consumes."""
+        for name in names:
+            self.start(name, "worker", "--concurrency", "1", env=env)
+        for name in names:
+            wait_until(lambda: self.ready(name), timeout_s=30, what=f"ready worker {name}")  # noqa: B023 - waited here
 
-    def ready(self, name: str, process: subprocess.Popen[str]) -> bool:
+    def ready(self, name: str) -> bool:
+        process = self.processes[name]
         if process.poll() is not None:
             pytest.fail(f"{name} exited with {process.returncode}:\n{self.log(name)}")
         return "worker ready" in self.log(name)

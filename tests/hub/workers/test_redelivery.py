@@ -18,11 +18,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 STREAMS = ("customers", "orders")
 SYNC = "memberhub.sync_stream"
+CUSTOMERS = 80
 
 
 def _sandbox(seed: int) -> SandboxServer:
-    # 24 pages of 5 customers, each request 0.1 s away: a customers run lasts a few seconds
-    return SandboxServer(customers=120, orders=40, seed=seed, latency_s=0.1, rate_limit=None)
+    # 16 pages of 5 customers, each request 0.1 s away: a customers run lasts a few seconds
+    return SandboxServer(customers=CUSTOMERS, orders=40, seed=seed, latency_s=0.1, rate_limit=None)
 
 
 def _running(deployment: Deployment, connector: str, stream: str) -> bool:
@@ -42,8 +43,7 @@ def test_a_worker_killed_mid_sync_loses_nothing_and_stores_nothing_twice(deploym
     client = use_broker(deployment, machine_redis)
     with _sandbox(1) as tokyo, _sandbox(2) as osaka:
         deployment.configure({"tokyo": tokyo, "osaka": osaka})
-        deployment.start_worker("a")
-        deployment.start_worker("b")
+        deployment.start_workers("a", "b")
 
         first = str(uuid.uuid4())
         client.send_task(SYNC, args=["tokyo", "customers"], task_id=first)
@@ -87,9 +87,9 @@ def test_a_worker_killed_mid_sync_loses_nothing_and_stores_nothing_twice(deploym
 
         assert not overlaps, f"two runs of one stream at once: {overlaps}"
         assert (killed.status, killed.error_class) == ("failed", "Abandoned")
-        assert 0 < killed.records_read < 120
+        assert 0 < killed.records_read < CUSTOMERS
         assert first in deployment.log(survivor), "the killed worker's message was delivered again"
-        assert killed.records_read + after[0].records_read == 120, "resumed after the last committed batch"
+        assert killed.records_read + after[0].records_read == CUSTOMERS, "resumed after the last committed batch"
         for name, sandbox in (("tokyo", tokyo), ("osaka", osaka)):
             links, purchases = deployment.external_ids("source_links", name), deployment.external_ids("purchases", name)
             assert sorted(links) == sorted(sandbox.record_ids("customers"))
