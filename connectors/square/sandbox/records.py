@@ -42,6 +42,19 @@ class _Snapshot:
     version: int
 
 
+@dataclass(frozen=True)
+class Sale:
+    """An order rung up at a till while the sandbox runs (the generated ones derive from the seed)."""
+
+    customer: int | None
+    location: int
+    lines: tuple[tuple[str, str, int, int], ...]
+    """``(sku, name, quantity, gross amount)`` of each line."""
+    discount: tuple[str | None, str, int] | None
+    """``(coupon code or None, name, yen)``."""
+    created_ms: int
+
+
 def money(amount: int) -> dict[str, Any]:
     """A ``Money`` in yen: an integer amount (yen have no minor unit)."""
     return {"amount": amount, "currency": "JPY"}
@@ -55,6 +68,7 @@ class SquareRecords:
         self._clock_ms = clock_ms
         self.search_lag_ms = search_lag_ms
         self._created: dict[int, int] = {}
+        self._sales: dict[int, Sale] = {}
         created = {"customers": data.customer_created_ms, "orders": data.order_created_ms}
         updated = {"customers": data.customer_updated_ms, "orders": data.order_updated_ms}
         self.sorted: dict[str, dict[str, SortedRecords]] = {
@@ -70,7 +84,7 @@ class SquareRecords:
 
     def count(self, kind: str) -> int:
         """How many records of ``kind`` exist (customers created through the API included)."""
-        return self.data.customers + len(self._created) if kind == "customers" else self.data.orders
+        return self.data.customers + len(self._created) if kind == "customers" else self.data.orders + len(self._sales)
 
     def record_id(self, kind: str, index: int) -> str:
         """The record's ``id``: 26 characters for a customer, 28 for an order."""
@@ -112,6 +126,54 @@ class SquareRecords:
         self._changes[index] = {name: value for name, value in fields.items() if value not in ("", {}, None)}
         return index
 
+    def ring_up(
+        self, customer: int | None, location: int, lines: list[tuple[str, str, int, int]],
+        discount: tuple[str | None, str, int] | None,
+    ) -> int:  # fmt: skip
+        """Add a COMPLETED order paid now; returns its index."""
+        index = self.count("orders") + 1
+        created = self.sorted["orders"]["CREATED_AT"].append(index, not_before=self._clock_ms())
+        self._sales[index] = Sale(customer, location, tuple(lines), discount, created)
+        self.sorted["orders"]["UPDATED_AT"].append(index, not_before=created)
+        self.sorted["orders"]["CLOSED_AT"].append(index, not_before=created)
+        return index
+
+    # ── order facts: generated from the seed, or as a till rang the sale up ─────────────────────────
+
+    def is_open(self, index: int) -> bool:
+        """Whether the order is still OPEN (not paid)."""
+        return False if index in self._sales else self.data.is_open(index)
+
+    def customer_of(self, index: int) -> int | None:
+        """The customer index of an order, or ``None`` for a walk-in sale."""
+        sale = self._sales.get(index)
+        return sale.customer if sale else self.data.customer_of(index)
+
+    def location_of(self, index: int) -> int:
+        """The location number of an order."""
+        sale = self._sales.get(index)
+        return sale.location if sale else self.data.location_of(index)
+
+    def line_items(self, index: int) -> list[tuple[str, str, int, int]]:
+        """``(sku, name, quantity, gross amount)`` of each line."""
+        sale = self._sales.get(index)
+        return list(sale.lines) if sale else self.data.line_items(index)
+
+    def discount(self, index: int) -> tuple[str | None, str, int] | None:
+        """``(coupon code or None, name, yen)`` of the order's discount."""
+        sale = self._sales.get(index)
+        return sale.discount if sale else self.data.discount(index)
+
+    def order_total(self, index: int) -> int:
+        """What the customer paid, tax included."""
+        found = self.discount(index)
+        return max(0, sum(line[3] for line in self.line_items(index)) - (found[2] if found else 0))
+
+    def created_ms(self, index: int) -> int:
+        """When the order was rung up."""
+        sale = self._sales.get(index)
+        return sale.created_ms if sale else self.data.order_created_ms(index)
+
     def update_customer(self, index: int, changes: dict[str, Any]) -> None:
         """Apply a sparse update (``""`` or ``{}`` clears a field) and bump ``updated_at`` and ``version``."""
         unknown = set(changes) - EDITABLE
@@ -124,7 +186,7 @@ class SquareRecords:
 
     def add_refund(self, index: int, amount: int | None = None) -> Refund:
         """Refund ``amount`` yen (default: what is left) of an order now; bumps its ``updated_at``."""
-        left = self.data.order_total(index) - sum(refund.amount for refund in self.refunds(index))
+        left = self.order_total(index) - sum(refund.amount for refund in self.refunds(index))
         moment = self.touch("orders", index)
         number = index * 10 + 1 + len(self._refunds.get(index, []))
         refund = Refund(number, moment, left if amount is None else min(amount, left))
@@ -133,11 +195,12 @@ class SquareRecords:
 
     def refunds(self, index: int) -> list[Refund]:
         """Generated and added refunds of an order, oldest first."""
-        return [*self.data.refunds(index), *self._refunds.get(index, [])]
+        generated = [] if index in self._sales else self.data.refunds(index)
+        return [*generated, *self._refunds.get(index, [])]
 
     def version(self, index: int, kind: str = "customers") -> int:
         """The record's ``version``: 1 as generated (an order: 2, once paid), plus one for every change since."""
-        first = 1 if kind == "customers" else 2 + len(self.data.refunds(index))
+        first = 1 if kind == "customers" else 2 + (0 if index in self._sales else len(self.data.refunds(index)))
         return self._versions.get((index, kind), first)
 
     def _remember_customer(self, index: int) -> None:
@@ -184,14 +247,14 @@ class SquareRecords:
         """An ``Order``: tax included (``INCLUSIVE``), at most one order-level discount, refunds on the order."""
         data = self.data
         order_id = self.record_id("orders", index)
-        location = data.location_id(data.location_of(index))
-        lines = data.line_items(index)
-        total = data.order_total(index)
-        discount = data.discount(index)
+        location = data.location_id(self.location_of(index))
+        lines = self.line_items(index)
+        total = self.order_total(index)
+        discount = self.discount(index)
         refunds = self.refunds(index)
         refunded = sum(refund.amount for refund in refunds)
-        customer = data.customer_of(index)
-        is_open = data.is_open(index)
+        customer = self.customer_of(index)
+        is_open = self.is_open(index)
         rendered: dict[str, Any] = {
             "id": order_id,
             "location_id": location,
@@ -202,7 +265,7 @@ class SquareRecords:
             "taxes": [{"uid": "jct-10", "name": "消費税", "percentage": str(TAX_PERCENT), "type": "INCLUSIVE",
                        "scope": "ORDER", "applied_money": money(_tax(total))}],
             "discounts": [_discount(discount)] if discount else [],
-            "tenders": [] if is_open else [{"id": f"{order_id[:20]}T1", "type": data.tender(index),
+            "tenders": [] if is_open else [{"id": f"{order_id[:20]}T1", "type": self._tender(index),
                                              "amount_money": money(total)}],
             "refunds": [_refund(order_id, location, refund) for refund in refunds],
             "total_money": money(total),
@@ -211,7 +274,7 @@ class SquareRecords:
             "net_amounts": {"total_money": money(total - refunded), "tax_money": money(_tax(total - refunded))},
             "state": "OPEN" if is_open else "COMPLETED",
             "version": self.version(index, "orders"),
-            "created_at": iso(data.order_created_ms(index)),
+            "created_at": iso(self.created_ms(index)),
             "updated_at": iso(self.updated_ms("orders", index)),
             "closed_at": None if is_open else iso(self._closed_ms(index)),
         }  # fmt: skip
@@ -237,6 +300,9 @@ class SquareRecords:
 
     def _closed_ms(self, index: int) -> int:
         return self.data.order_created_ms(index) + 1000 * (30 + index % 90)
+
+    def _tender(self, index: int) -> str:
+        return "CARD" if index in self._sales else self.data.tender(index)
 
 
 def _tax(amount: int) -> int:

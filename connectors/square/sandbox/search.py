@@ -76,11 +76,11 @@ def search_orders(records: SquareRecords, body: dict[str, Any], now_ms: int) -> 
     data = records.data
 
     def matches(index: int) -> bool:
-        state = "OPEN" if data.is_open(index) else "COMPLETED"
-        customer = data.customer_of(index)
+        state = "OPEN" if records.is_open(index) else "COMPLETED"
+        customer = records.customer_of(index)
         return (
             state in states
-            and data.location_id(data.location_of(index)) in wanted_locations
+            and data.location_id(records.location_of(index)) in wanted_locations
             and (customers is None or (customer is not None and records.record_id("customers", customer) in customers))
         )
 
@@ -88,8 +88,8 @@ def search_orders(records: SquareRecords, body: dict[str, Any], now_ms: int) -> 
     answer: dict[str, Any] = {}
     if body.get("return_entries"):
         answer["order_entries"] = [
-            {"order_id": records.record_id("orders", index), "location_id": data.location_id(data.location_of(index)),
-             "version": records.version(index, "orders")}
+            {"order_id": records.record_id("orders", index),
+             "location_id": data.location_id(records.location_of(index)), "version": records.version(index, "orders")}
             for index in found
         ]  # fmt: skip
     else:

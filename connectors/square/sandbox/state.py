@@ -98,7 +98,7 @@ class SandboxState:
             return [
                 self.records.record_id(stream, index)
                 for index in indexes
-                if stream == "customers" or not self.records.data.is_open(index)
+                if stream == "customers" or not self.records.is_open(index)
             ]
 
     def record(self, stream: str, record_id: str) -> dict[str, Any]:
@@ -133,6 +133,23 @@ class SandboxState:
         with self.lock:
             self.records.add_refund(self.index("orders", order_id), amount)
         self.notify("orders", order_id, "order.updated")
+        return self.record("orders", order_id)
+
+    def ring_up(
+        self, customer_id: str | None, lines: list[tuple[str, str, int, int]], *, location: int = 1,
+        coupon_code: str | None = None, discount_yen: int = 0,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A sale at a till now, for ``customer_id`` (``None``: walk-in), paid at once; returns the order.
+
+        ``lines`` are ``(sku, name, quantity, gross yen)``; a ``coupon_code`` is entered as an order discount of
+        ``discount_yen`` carrying the code in its metadata, as the hub's coupons are at the till.
+        """
+        with self.lock:
+            customer = None if customer_id is None else self.index("customers", customer_id)
+            discount = (coupon_code, "クーポン", discount_yen) if coupon_code or discount_yen else None
+            index = self.records.ring_up(customer, location, lines, discount)
+            order_id = self.records.record_id("orders", index)
+        self.notify("orders", order_id, "order.created")
         return self.record("orders", order_id)
 
     def location_ids(self) -> list[str]:

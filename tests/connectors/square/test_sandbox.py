@@ -228,3 +228,17 @@ def test_a_request_left_hanging_times_out_as_retryable(
     sandbox.state.hang_next(1, seconds=5.0)
     with pytest.raises(RetryableError, match="timeout"):
         read_all(connect(timeout_s=0.3), "customers")
+
+
+def test_a_sale_rung_up_now_is_the_newest_order_with_its_coupon_code(sandbox: SandboxServer, api: httpx.Client) -> None:
+    customer = sandbox.record_ids("customers")[0]
+    lines = [("TOWEL-01", "今治タオル", 2, 3_300)]
+
+    order = sandbox.state.ring_up(customer, lines, coupon_code="OWABI-TEST-0001", discount_yen=500)
+
+    assert order["customer_id"] == customer and order["state"] == "COMPLETED"
+    assert order["total_money"] == {"amount": 2_800, "currency": "JPY"}
+    assert order["discounts"][0]["metadata"] == {"coupon_code": "OWABI-TEST-0001"}
+    assert order["id"] in sandbox.record_ids("orders")
+    newest = api.post("/v2/orders/search", json=orders_query([order["location_id"]], limit=1000)).json()["orders"][-1]
+    assert newest["id"] == order["id"]
