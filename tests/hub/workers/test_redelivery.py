@@ -5,6 +5,7 @@ committed cursor — nothing is stored twice, and the stream lock keeps each str
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -95,3 +96,31 @@ def test_a_worker_killed_mid_sync_loses_nothing_and_stores_nothing_twice(deploym
             assert sorted(links) == sorted(sandbox.record_ids("customers"))
             assert sorted(purchases) == sorted(sandbox.record_ids("orders"))
         assert deployment.duplicate_ledger_events() == []
+
+
+@pytest.mark.timeout(90)
+def test_a_worker_stopped_mid_sync_ends_after_its_batch_and_another_worker_finishes_the_run(deployment, machine_redis):
+    client = use_broker(deployment, machine_redis)
+    with _sandbox(3) as tokyo:
+        deployment.configure({"tokyo": tokyo})
+        deployment.start_workers("a", "b")
+        task = str(uuid.uuid4())
+        client.send_task(SYNC, args=["tokyo", "customers"], task_id=task)
+        wait_until(lambda: _running(deployment, "tokyo", "customers"), timeout_s=30, what="tokyo/customers running")
+        holder = next(name for name in ("a", "b") if task in deployment.log(name))
+        other = "b" if holder == "a" else "a"
+
+        stopping = deployment.processes[holder]
+        stopping.send_signal(signal.SIGTERM)  # as systemd or docker stop: a warm shutdown
+        assert stopping.wait(timeout=15) == 0
+        wait_until(
+            lambda: [run.status for run in deployment.runs()][-1:] == ["succeeded"],
+            timeout_s=30,
+            what="the run finished by the other worker",
+        )
+        stopped, finished = deployment.runs()
+
+    assert (stopped.status, stopped.error_class) == ("partial", "Interrupted")
+    assert task in deployment.log(other), "the message went back to the queue at once"
+    assert stopped.records_read + finished.records_read == CUSTOMERS
+    assert sorted(deployment.external_ids("source_links", "tokyo")) == sorted(tokyo.record_ids("customers"))
