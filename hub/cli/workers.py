@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from hub.cli.common import console
+from hub.cli.common import console, err_console
+from hub.config import load_hub_config
 from hub.settings import load_settings
 
 
@@ -23,8 +24,9 @@ def worker(
     """
     from celery.signals import worker_ready  # type: ignore[import-untyped]  # here: other commands start faster
 
-    from hub.workers.app import app
+    from hub.workers.app import app, load_broker_settings
 
+    _warn_if_runs_outlast_visibility(load_broker_settings().visibility_timeout_s)
     names = queues or [app.conf.task_default_queue]
 
     def announce(**_: Any) -> None:
@@ -60,3 +62,18 @@ def beat() -> None:
         loglevel=os.environ.get("HUB_LOG_LEVEL", "WARNING"),
         quiet=True,
     ).run()
+
+
+def _warn_if_runs_outlast_visibility(visibility_timeout_s: int) -> None:
+    """A run allowed to last longer than the visibility timeout is handed to a second worker while it runs.
+
+    The copy finds the stream busy and is acknowledged; if the first worker then dies, the run waits for its
+    next schedule instead of being delivered again.
+    """
+    deadlines = [instance.deadline_s for instance in load_hub_config(load_settings().config_file).connectors.values()]
+    if deadlines and max(deadlines) >= visibility_timeout_s:
+        err_console.print(
+            f"[yellow]warning:[/] a connector deadline ({max(deadlines):g} s) reaches the broker's visibility "
+            f"timeout ({visibility_timeout_s} s): raise HUB_BROKER_VISIBILITY_TIMEOUT above it",
+            highlight=False,
+        )

@@ -22,7 +22,7 @@ from hub.scheduler import parse_schedule
 from hub.settings import load_settings
 from hub.workers.app import app
 from hub.workers.beat import TriggerSchedule, hub_beat_schedule
-from hub.workers.tasks import BUSY, sync_stream, worker_hub
+from hub.workers.tasks import BUSY, backfill, sync_all, sync_stream, worker_hub
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -77,6 +77,17 @@ def hub(tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch)
     worker_hub.close()
 
 
+@pytest.fixture
+def inline_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tasks queued by a task run at once, in-process, as a worker would run them."""
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+
+
+def _runs(hub: Hub) -> list[tuple[str, str, str, str]]:
+    with hub.engine.connect() as conn:
+        return sorted((run.connector, run.stream, run.lane, run.status) for run in repo.recent_runs(conn, limit=20))
+
+
 def _statuses(hub: Hub) -> list[tuple[str, str | None]]:
     with hub.engine.connect() as conn:
         return [(run.status, run.error_class) for run in reversed(repo.recent_runs(conn, limit=20))]
@@ -108,6 +119,26 @@ def test_a_permanent_connector_failure_is_not_retried(hub, sandbox):
 
     assert result.get() == "failed"
     assert _statuses(hub) == [("failed", "PermanentError")]
+
+
+def test_sync_all_queues_one_sync_per_stream_of_every_enabled_instance(hub, inline_queue):
+    assert sync_all.apply().get() == 4
+
+    assert _runs(hub) == [
+        ("osaka", "customers", "incremental", "succeeded"),
+        ("osaka", "orders", "incremental", "succeeded"),
+        ("tokyo", "customers", "incremental", "succeeded"),
+        ("tokyo", "orders", "incremental", "succeeded"),
+    ]
+
+
+def test_a_backfill_queues_a_full_refresh_of_each_stream(hub, inline_queue):
+    assert backfill.apply(args=("tokyo",)).get() == 2
+
+    assert _runs(hub) == [
+        ("tokyo", "customers", "backfill", "succeeded"),
+        ("tokyo", "orders", "backfill", "succeeded"),
+    ]
 
 
 # ── beat ───────────────────────────────────────────────────────────────────────────────────────────
