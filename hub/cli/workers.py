@@ -17,10 +17,10 @@ def worker(
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Tasks this process runs at once.")] = 4,
     queues: Annotated[list[str] | None, typer.Option("--queues", "-Q", help="Queues to consume (repeatable).")] = None,
 ) -> None:
-    """Run a Celery worker: syncs, outbox dispatch and loyalty jobs sent by ``hub beat`` or ``hub sync``-like callers.
+    """Run a Celery worker for the syncs, outbox dispatches and loyalty jobs that ``hub beat`` sends.
 
-    Tasks run on threads (each sync already isolates its connector in a child process); start more ``hub worker``
-    processes, on this machine or others, to use more cores.
+    Tasks run on threads: each sync already runs its connector in a child process, which Celery's prefork pool
+    would forbid (its pool processes are daemonic). Start more ``hub worker`` processes to use more cores.
     """
     from celery.signals import worker_ready  # type: ignore[import-untyped]  # here: other commands start faster
 
