@@ -125,9 +125,12 @@ def backfill(instance: str) -> int:
     return len(streams)
 
 
-@app.task(name="memberhub.dispatch_outbox", **_RETRYING)  # type: ignore[untyped-decorator]
+@app.task(name="memberhub.dispatch_outbox")  # type: ignore[untyped-decorator]
 def dispatch_outbox() -> dict[str, int]:
-    """Push due outbox messages to every destination (leases keep two workers off the same message)."""
+    """Push due outbox messages to every destination (leases keep two workers off the same message).
+
+    Not retried: beat sends the next dispatch within seconds, and a failed delivery waits in the outbox.
+    """
     reports = worker_hub.get().dispatcher.dispatch_due()
     return {
         "delivered": sum(report.delivered for report in reports),

@@ -28,7 +28,6 @@ from connectors.example.sandbox import SandboxServer
 from tests.conftest import _service_missing
 from tests.hub.conftest import HubCli
 
-MACHINE_REDIS_DB = 12  # this directory's own database on the machine's Redis; only it is ever flushed
 VISIBILITY_TIMEOUT_S = 8  # longer than any run here (else a running task is handed out again), short for the test
 POLL_S = 0.2
 
@@ -178,11 +177,14 @@ def use_broker(deployment: Deployment, url: str) -> Any:
 
 
 @pytest.fixture
-def machine_redis() -> Iterator[str]:
-    """URL of this directory's database on the machine's Redis, empty before and flushed after."""
+def machine_redis(request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of the test module's own database (its ``REDIS_DB``) on the machine's Redis, emptied before and after.
+
+    One database per module: the suite runs modules in parallel, and only the module's own is ever flushed.
+    """
     import redis
 
-    url = f"redis://127.0.0.1:6379/{MACHINE_REDIS_DB}"
+    url = f"redis://127.0.0.1:6379/{request.module.REDIS_DB}"
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.flushdb()

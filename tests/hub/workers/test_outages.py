@@ -15,6 +15,7 @@ from connectors.example.sandbox import SandboxServer
 from tests.hub.workers.conftest import Deployment, use_broker, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+REDIS_DB = 13  # this module's own database on the machine's Redis
 
 OUTAGE_S = 2.0  # a real outage has a real length: there is no clock to inject into Redis or PostgreSQL
 

@@ -16,6 +16,7 @@ from connectors.example.sandbox import SandboxServer
 from tests.hub.workers.conftest import VISIBILITY_TIMEOUT_S, Deployment, use_broker, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+REDIS_DB = 12  # this module's own database on the machine's Redis
 
 STREAMS = ("customers", "orders")
 SYNC = "memberhub.sync_stream"

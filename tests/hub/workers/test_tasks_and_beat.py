@@ -17,12 +17,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connectors.example.sandbox import SandboxServer
 from core.store import sync as repo
 from core.sync.locks import stream_lock
-from hub.runtime import Hub, init_hub
+from hub.runtime import NIGHTLY_JOBS_LOCK, Hub, init_hub
 from hub.scheduler import parse_schedule
 from hub.settings import load_settings
 from hub.workers.app import app
 from hub.workers.beat import TriggerSchedule, hub_beat_schedule
-from hub.workers.tasks import BUSY, backfill, sync_all, sync_stream, worker_hub
+from hub.workers.tasks import BUSY, backfill, dispatch_outbox, loyalty_nightly, sync_all, sync_stream, worker_hub
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -139,6 +139,17 @@ def test_a_backfill_queues_a_full_refresh_of_each_stream(hub, inline_queue):
         ("tokyo", "customers", "backfill", "succeeded"),
         ("tokyo", "orders", "backfill", "succeeded"),
     ]
+
+
+def test_the_nightly_loyalty_jobs_run_once_at_a_time(hub):
+    jobs = loyalty_nightly.apply().get()
+    assert {"expiry", "segments"} <= set(jobs)  # the job names it ran, in order
+    with stream_lock(hub.engine, NIGHTLY_JOBS_LOCK):
+        assert loyalty_nightly.apply().get() == BUSY
+
+
+def test_an_outbox_dispatch_reports_what_it_delivered(hub):
+    assert dispatch_outbox.apply().get() == {"delivered": 0, "retrying": 0, "failed": 0}
 
 
 # ── beat ───────────────────────────────────────────────────────────────────────────────────────────
