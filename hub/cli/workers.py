@@ -25,8 +25,10 @@ def worker(
     from celery.signals import worker_ready  # type: ignore[import-untyped]  # here: other commands start faster
 
     from hub.workers.app import app, load_broker_settings
+    from hub.workers.tasks import worker_hub
 
     _warn_if_runs_outlast_visibility(load_broker_settings().visibility_timeout_s)
+    worker_hub.get()  # a missing schema, key ring or database fails here, once and clearly, not in every task
     names = queues or [app.conf.task_default_queue]
 
     def announce(**_: Any) -> None:

@@ -28,7 +28,7 @@ from connectors.example.sandbox import SandboxServer
 from tests.conftest import _service_missing
 from tests.hub.conftest import HubCli
 
-VISIBILITY_TIMEOUT_S = 8  # longer than any run here (else a running task is handed out again), short for the test
+VISIBILITY_TIMEOUT_S = 10  # longer than any run here (else a running task is handed out again), short for the test
 POLL_S = 0.2
 
 _INSTANCE = """\
