@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -14,15 +13,11 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from core.records import Profile, Purchase, PurchaseLine
 from hub.web.auth import SECURE_COOKIE
-from tests.hub.web.browser import CHROMIUM_ARGS, require_chromium
+from tests.hub.web.browser import CHROMIUM_ARGS, VIEWPORT, require_chromium, screenshot
 from tests.hub.web.conftest import PASSWORD, WebHub
 from tests.hub.web.served import served
 
 JST = timezone(timedelta(hours=9))
-ROOT = Path(__file__).resolve().parents[3]
-# Test artifacts (git-ignored); MEMBERHUB_UPDATE_SCREENSHOTS=1 refreshes the README's copies in docs/screenshots.
-SCREENSHOTS = ROOT / "docs" / "screenshots" if os.environ.get("MEMBERHUB_UPDATE_SCREENSHOTS") else ROOT / ".artifacts"
-VIEWPORT = {"width": 1366, "height": 768}  # the call center's screens
 WAIT_MS = 10_000  # every wait is on a selector or a URL, bounded by this
 
 
@@ -109,13 +104,6 @@ def session_cookie(page: Page) -> dict[str, object]:
 def assert_fits_the_screen(page: Page) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"{page.url} scrolls sideways by {overflow} px at {VIEWPORT['width']} px"
-
-
-def screenshot(page: Page, name: str, tmp_path: Path) -> None:
-    """The page as a user sees it, in the test's own directory and in the artifacts (or docs/) directory."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    image = page.screenshot(path=tmp_path / name, full_page=True)
-    (SCREENSHOTS / name).write_bytes(image)
 
 
 def test_an_operator_finds_a_caller_by_phone_sees_both_shops_and_logs_the_call(page: Page, web: WebHub, tmp_path: Path):
