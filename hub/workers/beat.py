@@ -87,8 +87,17 @@ def beat_schedule(config: HubConfig, registry: ConnectorRegistry) -> dict[str, d
                 "task": sync_stream.name,
                 "schedule": TriggerSchedule(trigger),
                 "args": (name, spec.name),
+                "options": _expiry(trigger),
             }
     return entries
+
+
+def _expiry(trigger: BaseTrigger) -> dict[str, float]:
+    """Options dropping a sync still queued when the next one is sent: workers back from an outage run it once.
+
+    A crontab's gaps vary, so its syncs do not expire.
+    """
+    return {"expires": trigger.interval_length} if isinstance(trigger, IntervalTrigger) else {}
 
 
 def hub_beat_schedule(settings: HubSettings) -> dict[str, dict[str, Any]]:

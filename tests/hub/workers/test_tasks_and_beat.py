@@ -168,6 +168,13 @@ def test_beat_sends_each_scheduled_stream_the_outbox_and_the_nightly_jobs(hub):
     }
 
 
+def test_a_sync_on_an_interval_expires_when_the_next_one_is_sent(hub):
+    schedule = hub_beat_schedule(load_settings())
+
+    assert schedule["sync tokyo/orders"]["options"] == {"expires": 300}  # every 5m
+    assert schedule["sync osaka/orders"]["options"] == {}  # a crontab
+
+
 def _nightly(now: datetime) -> TriggerSchedule:
     trigger = parse_schedule("30 3 * * *", origin="hub.toml", key="hub.nightly_jobs")
     return TriggerSchedule(trigger, nowfun=lambda: now, app=app)
