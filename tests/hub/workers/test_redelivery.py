@@ -25,8 +25,8 @@ CUSTOMERS = 80
 
 
 def _sandbox(seed: int) -> SandboxServer:
-    # 16 pages of 5 customers, each request 0.1 s away: a customers run lasts a few seconds
-    return SandboxServer(customers=CUSTOMERS, orders=40, seed=seed, latency_s=0.1, rate_limit=None)
+    # 16 pages of 5 customers, each request 0.15 s away: a customers run lasts a few seconds
+    return SandboxServer(customers=CUSTOMERS, orders=40, seed=seed, latency_s=0.15, rate_limit=None)
 
 
 def _running(deployment: Deployment, connector: str, stream: str) -> bool:
