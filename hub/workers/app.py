@@ -59,7 +59,7 @@ def create_app(broker: BrokerSettings) -> Celery:
         broker_connection_max_retries=None,  # a broker that is down for a while is waited for, never given up on
         task_default_queue=broker.queue,
         task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        task_reject_on_worker_lost=True,  # a pool process that dies requeues its message (the threads pool has none)
         # A sync that lost the broker mid-run finishes its batches; its message comes back after the visibility
         # timeout and meets the stream lock or a cursor at the end. Cancelling would only throw work away.
         worker_cancel_long_running_tasks_on_connection_loss=False,
