@@ -55,6 +55,8 @@ class Profile(CanonicalRecord):
     postal_code: str | None = None
     address: str | None = None
     birthday: date | None = None
+    member_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
+    """The hub's member number if the system stores it (a reference id the hub wrote, a card typed at a till)."""
 
 
 class PurchaseLine(_Model):

@@ -63,7 +63,9 @@ class KlaviyoConnector:
         self.instance = instance
         self.config = config
         self._client = KlaviyoClient(config, api_key, transport=transport, retry=retry)
-        self._profile_mapper = profile_mapper(config.kana_property, config.birthday_property)
+        self._profile_mapper = profile_mapper(
+            config.kana_property, config.birthday_property, f"{config.property_prefix}member_number"
+        )
         self._writers: dict[str, Writer] = {
             STATUS_MESSAGE: write_member_loyalty,
             SEGMENTS_MESSAGE: write_member_segments,

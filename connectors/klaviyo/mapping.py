@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StrictStr, ValidationError
 
 from connectors.klaviyo.config import SurveyMetric
+from core.members.numbers import looks_like_member_number
 from core.records import Code, ConsentChange, Profile, SurveyResponse
 from core.sync.mapping import RecordMapper
 
@@ -138,18 +139,21 @@ class _SurveyFields(_Wire):
     answers: dict[str, Answer] = {}
 
 
-def profile_mapper(kana_property: str | None, birthday_property: str | None = None) -> RecordMapper:
-    """Maps a profile to a ``Profile``, kana and birthday read from the custom properties named."""
+def profile_mapper(
+    kana_property: str | None, birthday_property: str | None = None, number_property: str | None = None
+) -> RecordMapper:
+    """Maps a profile to a ``Profile``, kana, birthday and member number read from the custom properties named."""
 
     def mapper(source: str, raw: Any) -> Profile:
-        return profile_to_profile(source, raw, kana_property, birthday_property)
+        return profile_to_profile(source, raw, kana_property, birthday_property, number_property)
 
     return mapper
 
 
 def profile_to_profile(
-    source: str, raw: Any, kana_property: str | None, birthday_property: str | None = None
-) -> Profile:
+    source: str, raw: Any, kana_property: str | None, birthday_property: str | None = None,
+    number_property: str | None = None,
+) -> Profile:  # fmt: skip
     """A profile as a ``Profile``: the name family name first, as in Japan; a bounced address unverified.
 
     A birthday property that is not an ISO date is ignored: a custom property never refuses the profile.
@@ -172,7 +176,13 @@ def profile_to_profile(
         postal_code=location.zip,
         address=_joined((street, location.address2), " "),
         birthday=_iso_date(attributes.properties.get(birthday_property) if birthday_property else None),
+        member_number=_member_number(attributes.properties.get(number_property) if number_property else None),
     )
+
+
+def _member_number(value: Any) -> str | None:
+    """The member number the hub put on the profile (``member.loyalty``), if the property holds one."""
+    return value if isinstance(value, str) and looks_like_member_number(value) else None
 
 
 def email_consent(profile: WireProfile) -> tuple[bool, datetime] | None:

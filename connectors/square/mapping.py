@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from core.members.numbers import looks_like_member_number
 from core.records import Profile, Purchase, PurchaseAdjustment, PurchaseLine
 from core.sync.mapping import RecordMapper
 
@@ -78,6 +79,7 @@ class WireCustomer(_Wire):
     phone_number: str | None = None
     address: WireAddress | None = None
     birthday: Birthday = None
+    reference_id: str | None = None
     updated_at: AwareDatetime
 
 
@@ -150,7 +152,13 @@ def customer_to_profile(source: str, raw: Any) -> Profile:
         postal_code=address.postal_code if address else None,
         address=_joined((street, address.address_line_2 if address else None), " "),
         birthday=customer.birthday,
+        member_number=_member_number(customer.reference_id),
     )
+
+
+def _member_number(reference_id: str | None) -> str | None:
+    """The customer's ``reference_id`` if it is a member number (the hub writes it there; a clerk may type it)."""
+    return reference_id if reference_id and looks_like_member_number(reference_id) else None
 
 
 def order_mapper(store_codes: StoreCodes, coupon_code_key: str = "coupon_code") -> RecordMapper:

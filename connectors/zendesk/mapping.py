@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from core.members.numbers import looks_like_member_number
 from core.records import Inquiry, InquiryMessage, Profile
 from core.sync.mapping import RecordMapper
 
@@ -111,7 +112,13 @@ def user_to_profile(source: str, raw: Any) -> Profile:
         email=email,
         email_verified=user.verified if email else None,
         phone=user.phone or None,
+        member_number=_member_number(user.external_id),
     )
+
+
+def _member_number(external_id: str | None) -> str | None:
+    """The user's ``external_id`` if it is a member number (the writers set it so; an integration may too)."""
+    return external_id if external_id and looks_like_member_number(external_id) else None
 
 
 def ticket_mapper(category_field_id: int | None, category_tag_prefix: str) -> RecordMapper:

@@ -27,6 +27,7 @@ from core.identity.merge import MemberMerger
 from core.identity.policy import IdentityPolicy
 from core.members.directory import MemberDirectory
 from core.members.profile import Member, MemberProfile
+from core.normalize import normalize_member_number
 from core.records import Profile
 from core.store import identity as identity_repo
 from core.store import members as member_repo
@@ -143,7 +144,10 @@ class MemberResolver:
         }
         found = self._lookup(conn, [arrival.values for arrival in arrivals.values()])
         linked = {links[key].member_id for key in fresh if key in links}
-        root_of = identity_repo.roots(conn, linked | {m for ids in found.values() for m in ids})
+        numbered = self._numbered(conn, {key: record for key, (record, _) in fresh.items() if key not in links})
+        root_of = identity_repo.roots(
+            conn, linked | set(numbered.values()) | {m for ids in found.values() for m in ids}
+        )
         roots = set(root_of.values())
         self._fetch(conn, roots)
         active = {root: Names.of(profile) for root in roots if (profile := self._root_profile(root))}
@@ -151,11 +155,27 @@ class MemberResolver:
         vetoes = identity_repo.vetoed_pairs(conn, list(active)) if active else set()
         matcher = BatchMatcher(self.policy, active, holders, vetoes)
         for key, arrival in arrivals.items():
-            if key not in links:
-                matcher.place(arrival)
-            elif (root := root_of[links[key].member_id]) in active:  # an erased member's data never comes back
+            if key in links:
+                if (root := root_of[links[key].member_id]) in active:  # an erased member's data never comes back
+                    matcher.place(replace(arrival, root=root))
+            elif key in numbered and (root := root_of[numbered[key]]) in active:
                 matcher.place(replace(arrival, root=root))
+            else:
+                matcher.place(arrival)
         return matcher
+
+    def _numbered(self, conn: Connection, records: Mapping[Key, Profile]) -> dict[Key, UUID]:
+        """The member each unlinked record's member number names, if any holds it.
+
+        A system that stores the number the hub issued (written there by the hub, or typed from the card at a
+        till) says whose record it is: the record joins that member as if it had been linked to it.
+        """
+        wanted = {key: normalize_member_number(r.member_number) for key, r in records.items() if r.member_number}
+        digests = {number: self.sealer.lookup_digests("member_number", number) for number in set(wanted.values())}
+        pairs = [pair for found in digests.values() for pair in found]
+        hits = repo.member_ids_by_digests(conn, "member_number", pairs) if pairs else {}
+        holders = {number: set().union(*(hits.get(d, ()) for _, d in found)) for number, found in digests.items()}
+        return {key: next(iter(holders[n])) for key, n in wanted.items() if len(holders[n]) == 1}
 
     def _lookup(self, conn: Connection, batch: Iterable[Mapping[str, str]]) -> dict[tuple[str, str], set[UUID]]:
         """Members holding each (index, value) of the batch, one bulk lookup per blind index."""

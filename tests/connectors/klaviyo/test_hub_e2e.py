@@ -105,7 +105,6 @@ def hub(shop: ShopifySandbox, mailer: KlaviyoSandbox, tmp_path: Path, monkeypatc
         data / "loyalty.toml",
     )  # fmt: skip
     opened, _ = init_hub(settings)
-    opened.extra_plugins = ("connectors.klaviyo.plugin",)  # not registered in pyproject yet
     yield opened
     opened.close()
 

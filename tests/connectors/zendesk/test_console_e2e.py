@@ -65,3 +65,7 @@ def test_a_shopper_the_call_center_never_heard_of_gets_a_user_named_by_member_nu
     assert deliver(hub) == 1
     requester = zendesk.state.record("users", ticket_of(zendesk, logged.external_id)["requester_id"])
     assert requester["name"].startswith("会員 ") and requester["external_id"] == requester["name"][3:]
+
+    zendesk.state.export_delay_s = 0.0  # as if Zendesk's minute of hold-back had passed
+    assert hub.sync.run(CALL_CENTER, "users").status == "succeeded"  # the user the writer made comes back
+    assert member_of(hub, CALL_CENTER, str(requester["id"])) == member  # … and joins the member by its number

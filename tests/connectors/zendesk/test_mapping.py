@@ -137,3 +137,13 @@ def test_the_placeholder_name_of_a_user_the_hub_made_is_not_passed_on_as_a_name(
     made = user_to_profile("zd", a_user(name="会員 M-000123", external_id="M-000123", email=None, phone=None))
     assert made.name is None
     assert user_to_profile("zd", a_user(external_id="M-000123")).name == "山田 太郎"
+
+
+def test_a_user_whose_external_id_is_a_member_number_carries_it_to_the_hub() -> None:
+    base = {"id": 7, "name": "会員 1234-5678-9015", "email": None, "phone": None, "verified": False,
+            "role": "end-user", "created_at": "2026-12-01T00:00:00Z", "updated_at": "2026-12-01T00:00:00Z"}  # fmt: skip
+    numbered = user_to_profile("calls", {**base, "external_id": "1234-5678-9015"})
+    other = user_to_profile("calls", {**base, "external_id": "crm-778"})
+
+    assert (numbered.member_number, numbered.name) == ("1234-5678-9015", None)  # the placeholder name is no name
+    assert other.member_number is None
