@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
+from sqlalchemy.engine import make_url
+
+from core.errors import ConfigError
 
 APP_NAME = "memberhub"
 
@@ -22,7 +25,7 @@ class HubSettings:
 
     home: Path
     key_file: Path
-    database_url: str
+    database_url: str = field(repr=False)  # may hold the database password
     config_file: Path | None = None
     loyalty_rules: Path | None = None
 
@@ -41,12 +44,30 @@ def load_settings() -> HubSettings:
     """Settings from ``HUB_HOME``, ``HUB_KEY_FILE``, ``HUB_DATABASE_URL``, ``HUB_CONFIG``, ``HUB_LOYALTY_RULES``.
 
     ``HUB_CONFIG`` defaults to ``$HUB_HOME/hub.toml``; without ``HUB_LOYALTY_RULES`` the hub reads
-    ``$HUB_HOME/loyalty.toml`` if it exists, else the shipped example rules.
+    ``$HUB_HOME/loyalty.toml`` if it exists, else the shipped example rules. ``HUB_DATABASE_PASSWORD_FILE`` names a
+    file holding the database password (a Docker secret), so neither the URL nor the environment carries it.
     """
     home = Path(os.environ.get("HUB_HOME") or platformdirs.user_data_dir(APP_NAME)).expanduser().resolve()
     key_file = os.environ.get("HUB_KEY_FILE") or Path(platformdirs.user_config_dir(APP_NAME)) / "keyring.json"
-    database_url = os.environ.get("HUB_DATABASE_URL") or f"sqlite:///{home / 'hub.sqlite3'}"
+    database_url = _with_password_file(os.environ.get("HUB_DATABASE_URL") or f"sqlite:///{home / 'hub.sqlite3'}")
     config_file = Path(os.environ.get("HUB_CONFIG") or home / "hub.toml").expanduser().resolve()
     rules = os.environ.get("HUB_LOYALTY_RULES")
     loyalty_rules = Path(rules).expanduser().resolve() if rules else None
     return HubSettings(home, Path(key_file).expanduser().resolve(), database_url, config_file, loyalty_rules)
+
+
+def _with_password_file(url: str) -> str:
+    """``url`` with the password of ``HUB_DATABASE_PASSWORD_FILE`` when that is set (trailing newlines dropped)."""
+    password_file = os.environ.get("HUB_DATABASE_PASSWORD_FILE")
+    if not password_file:
+        return url
+    try:
+        password = Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as error:
+        raise ConfigError(f"HUB_DATABASE_PASSWORD_FILE: {password_file} cannot be read ({error.strerror})") from None
+    if not password:
+        raise ConfigError(f"HUB_DATABASE_PASSWORD_FILE: {password_file} is empty")
+    parsed = make_url(url)
+    if parsed.password is not None:
+        raise ConfigError("HUB_DATABASE_URL holds a password and HUB_DATABASE_PASSWORD_FILE names another: keep one")
+    return parsed.set(password=password).render_as_string(hide_password=False)
