@@ -37,11 +37,12 @@ class Scope(StrEnum):
     IDENTITY_WRITE = "identity:write"  # merges, unmerges, the review queue
     SYNC_READ = "sync:read"  # sync runs, breakers, outbox backlog
     SYNC_WRITE = "sync:write"  # dead letters (payloads hold personal data) and their replay
+    METRICS = "metrics"  # GET /metrics: counts, states and times per connector (no personal data)
     ADMIN = "admin"  # users, tokens, audit export
 
 
 _OPERATOR = frozenset({Scope.MEMBERS_READ, Scope.INQUIRIES_WRITE})
-_SUPERVISOR = _OPERATOR | {Scope.LOYALTY_WRITE, Scope.IDENTITY_WRITE, Scope.SYNC_READ, Scope.SYNC_WRITE}
+_SUPERVISOR = _OPERATOR | {Scope.LOYALTY_WRITE, Scope.IDENTITY_WRITE, Scope.SYNC_READ, Scope.SYNC_WRITE, Scope.METRICS}
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.OPERATOR: _OPERATOR,
     Role.SUPERVISOR: _SUPERVISOR,

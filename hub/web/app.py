@@ -13,10 +13,19 @@ from hub.runtime import Hub
 from hub.web.api import admin, health, members, operations, supervision, webhooks
 from hub.web.console import admin_pages, auth_pages, member_pages, supervisor_pages, sync_pages
 from hub.web.errors import install_error_handlers
+from hub.web.metrics import router as metrics_router
 from hub.web.security import SecurityHeaders
 from hub.web.state import WebState
 
-API_ROUTERS = (members.router, supervision.router, operations.router, admin.router, webhooks.router, health.router)
+API_ROUTERS = (
+    members.router,
+    supervision.router,
+    operations.router,
+    admin.router,
+    webhooks.router,
+    health.router,
+    metrics_router,
+)
 CONSOLE_ROUTERS = (
     auth_pages.router,
     member_pages.router,

@@ -101,8 +101,12 @@ def _document_error_body(app: FastAPI) -> None:
 
 
 def wants_json(request: Request) -> bool:
-    """Whether the caller is an API client rather than the console."""
-    return request.url.path.startswith(JSON_PREFIXES)
+    """Whether the caller is an API client rather than the console.
+
+    A request presenting a bearer token is a client such as a Prometheus scraper on ``/metrics``: it gets 401
+    and JSON, not the sign-in page (browsers never send the header to the console).
+    """
+    return request.url.path.startswith(JSON_PREFIXES) or "authorization" in request.headers
 
 
 def error_response(request: Request, status: int, code: str, message: str, **headers: str) -> Response:

@@ -6,6 +6,7 @@ verified or parsed — then handed to the webhook intake (verify, deduplicate, s
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -13,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from core.errors import WebhookRejected
+from hub.web.metrics import observe_webhook
 from hub.web.state import WebState, web_state
 
 router = APIRouter(tags=["webhooks"])
@@ -34,10 +36,16 @@ async def receive_webhook(
     state: Annotated[WebState, Depends(web_state)],
 ) -> WebhookAccepted:
     """Take in one delivery for a connector instance; 401 forged, 413 too large, 404 no such receiver."""
-    limit = state.webhooks.max_body_bytes
-    body = await read_capped(request, limit)
-    headers = {name.lower(): value for name, value in request.headers.items()}
-    outcome = await run_in_threadpool(state.webhooks.receive, instance, headers, body)
+    started = time.perf_counter()
+    try:
+        limit = state.webhooks.max_body_bytes
+        body = await read_capped(request, limit)
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        outcome = await run_in_threadpool(state.webhooks.receive, instance, headers, body)
+    except Exception:
+        observe_webhook(state.hub, instance, "rejected", time.perf_counter() - started)
+        raise
+    observe_webhook(state.hub, instance, "accepted", time.perf_counter() - started)
     return WebhookAccepted(
         delivery_id=outcome.delivery_id,
         duplicate=outcome.duplicate,
