@@ -10,7 +10,7 @@ import typer
 from core.errors import MemberHubError
 from core.logs import configure_logging
 from core.store.database import database_revision, upgrade_database
-from hub.cli import demo, keys, loyalty, members, merges, review, sync, web, workers
+from hub.cli import demo, doctor, keys, loyalty, members, merges, review, sync, web, workers
 from hub.cli.common import console, err_console, opened_hub
 from hub.runtime import connect_database, init_hub
 from hub.scheduler import hub_scheduler, run_until_stopped
@@ -38,6 +38,7 @@ app.add_typer(web.audit_app, name="audit")
 app.command("serve")(web.serve)
 app.command("worker")(workers.worker)
 app.command("beat")(workers.beat)
+app.command("doctor")(doctor.doctor)
 
 
 @app.command("init")

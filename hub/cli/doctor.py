@@ -1,0 +1,30 @@
+"""``hub doctor``: one line per production-readiness check, exit code 1 when any check fails."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.markup import escape
+
+from hub.cli.common import console
+from hub.doctor import Finding, Status, diagnose
+from hub.settings import load_settings
+
+STYLES = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "red"}
+
+
+def doctor() -> None:
+    """Check config, keys, database schema, broker, every connector and the clocks; exit 1 if any check fails."""
+    findings = diagnose(load_settings(), broker_url=os.environ.get("HUB_BROKER_URL"))
+    for finding in findings:
+        console.print(format_finding(finding), highlight=False, soft_wrap=True)
+    if any(finding.status is Status.FAIL for finding in findings):
+        raise typer.Exit(1)
+
+
+def format_finding(finding: Finding) -> str:
+    """``FAIL  key file  <detail> — fix: <hint>`` with the status coloured; every value escaped for rich."""
+    status = f"[{STYLES[finding.status]}]{finding.status.value:<4}[/]"
+    hint = f" — fix: {escape(finding.hint)}" if finding.hint and finding.status is not Status.OK else ""
+    return f"{status}  {escape(finding.check):<16} {escape(finding.detail)}{hint}"
