@@ -19,10 +19,11 @@ from connectors.example.sandbox import SandboxServer
 from core.loyalty.rules import SHIPPED_RULES
 from core.store import database
 from core.store.database import create_hub_engine, database_revision, head_revision
-from hub.doctor import Finding, Status, check_clock, diagnose
+from hub.doctor import Finding, Status, check_broker, check_clock, diagnose
 from hub.runtime import init_hub
 from hub.settings import HubSettings
 
+REDIS_URL = "redis://127.0.0.1:6379/0"  # the machine's Redis; PING and TIME only, nothing is written
 HUB_TOML = """
 [connectors.tokyo]
 type = "example"
@@ -157,3 +158,19 @@ def test_on_postgresql_the_clock_is_compared_with_the_servers(tmp_path: Path, pg
     finally:
         engine.dispose()
     assert late.status is Status.WARN and "database +5." in late.detail and "NTP" in late.hint
+
+
+@pytest.mark.postgres
+def test_a_reachable_redis_broker_answers_ping_and_its_clock_is_compared_too(pg_url: str):
+    broker = check_broker(REDIS_URL)
+    if broker.status is not Status.OK:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but Redis does not answer at {REDIS_URL}")
+        pytest.skip(f"Redis does not answer at {REDIS_URL}")
+    assert broker.detail.endswith("PING answered")
+    engine = create_hub_engine(pg_url)
+    try:
+        clock = check_clock(engine, REDIS_URL, lambda: datetime.now(UTC))
+    finally:
+        engine.dispose()
+    assert clock.status is Status.OK and "database " in clock.detail and ", broker " in clock.detail
