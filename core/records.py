@@ -119,6 +119,8 @@ class Inquiry(CanonicalRecord):
     opened_at: AwareDatetime
     closed_at: AwareDatetime | None = None
     messages: tuple[InquiryMessage, ...] = ()
+    console_inquiry: ExternalId | None = None
+    """The external id the hub gave the helpdesk when it created this record for a console inquiry, if it did."""
 
 
 class SurveyResponse(CanonicalRecord):

@@ -87,6 +87,7 @@ class WireTicket(_Wire):
     """A ticket bundle (see the module's docstring)."""
 
     id: int
+    external_id: str | None = None
     subject: str | None = None
     status: Literal["new", "open", "pending", "hold", "solved", "closed"]
     requester_id: int
@@ -139,6 +140,7 @@ def ticket_mapper(category_field_id: int | None, category_tag_prefix: str) -> Re
             opened_at=ticket.created_at,
             closed_at=_closed_at(ticket) if status in ("solved", "closed") else None,
             messages=tuple(_message(ticket, comment) for comment in ticket.comments if _text(comment)),
+            console_inquiry=ticket.external_id or None,  # the writers set it to the console inquiry's id
         )
 
     return ticket_to_inquiry

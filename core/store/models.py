@@ -236,6 +236,8 @@ class Inquiry(Base):
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     source_updated_at: Mapped[datetime]
+    console_inquiry: Mapped[str | None] = mapped_column(String(255), index=True)
+    """On a helpdesk's copy of an inquiry logged in the console: that inquiry's external id (it is shown instead)."""
 
 
 class InquiryMessage(Base):

@@ -15,7 +15,23 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Connection, Row, Select, Table, bindparam, delete, func, literal, select, text, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.store.members import _insert_rows  # the store's one bulk-insert path
@@ -45,6 +61,8 @@ PURCHASES: Table = Purchase.__table__  # type: ignore[assignment]
 LINES: Table = PurchaseLine.__table__  # type: ignore[assignment]
 ADJUSTMENTS: Table = PurchaseAdjustment.__table__  # type: ignore[assignment]
 INQUIRIES: Table = Inquiry.__table__  # type: ignore[assignment]
+CONSOLE_SOURCE = "console"
+"""The source of what operators enter in the console (``core.identity.claims.OPERATOR_SOURCE``)."""
 MESSAGES: Table = InquiryMessage.__table__  # type: ignore[assignment]
 SURVEYS: Table = SurveyResponse.__table__  # type: ignore[assignment]
 CONSENTS: Table = ConsentEvent.__table__  # type: ignore[assignment]
@@ -239,6 +257,18 @@ def stored_inquiries(conn: Connection, keys: Iterable[Key]) -> dict[Key, Row[Any
 def insert_inquiries(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert inquiry headers; returns their ids in the order of ``rows``."""
     return _insert_returning_ids(conn, INQUIRIES, rows)
+
+
+def shown_inquiries(inquiries: FromClause) -> ColumnElement[bool]:
+    """Inquiries a member's history shows: every one but a console inquiry that a helpdesk's copy stands for.
+
+    Once the helpdesk created a ticket for an inquiry logged in the console, the ticket (status, agents'
+    replies) is the conversation; the console's record stays for the audit of what the operator wrote.
+    """
+    copies = INQUIRIES.alias("copies")
+    c = inquiries.c
+    copied = select(copies.c.id).where(copies.c.console_inquiry == c.external_id).exists()
+    return or_(c.source != CONSOLE_SOURCE, ~copied)
 
 
 def update_inquiries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -45,6 +45,7 @@ from core.store.models import (
     UTCDateTime,
     table_of,
 )
+from core.store.records import shown_inquiries
 from core.store.timeline import in_cluster
 
 PURCHASES = table_of(Purchase)
@@ -147,7 +148,7 @@ def _figures() -> Select[Any]:
         .where(in_cluster(p.member_id), counted, a.kind == "refund")
     )
     inquiries = select(func.count().label("open_inquiries")).where(
-        in_cluster(INQUIRIES.c.member_id), INQUIRIES.c.status.in_(OPEN_INQUIRY_STATUSES)
+        in_cluster(INQUIRIES.c.member_id), INQUIRIES.c.status.in_(OPEN_INQUIRY_STATUSES), shown_inquiries(INQUIRIES)
     )
     last_purchase = (
         select(p.purchased_at.label("last_purchased_at"), p.channel.label("last_channel"),

@@ -77,6 +77,7 @@ from core.store.models import (
     UTCDateTime,
     table_of,
 )
+from core.store.records import shown_inquiries
 
 PURCHASES = table_of(Purchase)
 ADJUSTMENTS = table_of(PurchaseAdjustment)
@@ -286,7 +287,8 @@ def _inquiries(page: _Part) -> Select[Any]:
         i.opened_at, i.id, i.member_id, source=i.source, channel=i.channel, status=i.status, code=i.category,
         reference=i.external_id, until=i.closed_at, sealed=i.subject_ct,
     )  # fmt: skip
-    return page.where(query.where(*page.in_channels(i.channel)), i.member_id, i.opened_at, i.id)
+    query = query.where(shown_inquiries(INQUIRIES), *page.in_channels(i.channel))
+    return page.where(query, i.member_id, i.opened_at, i.id)
 
 
 def _points(page: _Part) -> Select[Any]:

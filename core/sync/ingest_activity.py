@@ -143,6 +143,7 @@ class ActivityWriter:
             "opened_at": record.opened_at,
             "closed_at": record.closed_at,
             "source_updated_at": record.source_updated_at,
+            "console_inquiry": record.console_inquiry,
         }
 
     def _messages(self, accepted: Sequence[tuple[Inquiry, int]]) -> int:

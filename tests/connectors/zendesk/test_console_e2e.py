@@ -8,6 +8,9 @@ from uuid import UUID
 
 from connectors.zendesk.sandbox import SandboxServer
 from core.members.inquiries import InquiryLog
+from core.members.summary import MemberSummaries
+from core.members.timeline import MemberTimeline
+from core.members.timeline_entries import InquiryEntry
 from core.store import records as records_repo
 from core.store.database import read_only
 from hub.runtime import Hub
@@ -55,6 +58,14 @@ def test_a_logged_inquiry_becomes_a_ticket_of_the_callers_user_and_follows_its_u
     ticket = ticket_of(zendesk, logged.external_id)
     thread = [comment["body"] for comment in zendesk.state.thread(ticket["id"])]
     assert ticket["status"] == "solved" and len(thread) == 2 and thread[-1].startswith("交換品を発送しました。")
+
+    zendesk.state.export_delay_s = 0.0  # as if Zendesk's minute of hold-back had passed
+    assert hub.sync.run(CALL_CENTER, "tickets").status == "succeeded"  # the ticket comes back as the helpdesk's
+    shown = MemberTimeline(hub.engine, hub.members.sealer).page(member, kinds=["inquiry"], limit=200).entries
+    copies = [e for e in shown if isinstance(e, InquiryEntry) and e.subject == "商品の不具合"]
+    assert [(e.source, e.external_id, e.status) for e in copies] == [(CALL_CENTER, str(ticket["id"]), "solved")]
+    still_open = sum(1 for e in shown if isinstance(e, InquiryEntry) and e.status in ("open", "pending"))
+    assert MemberSummaries(hub.members).member_summary(member).open_inquiries == still_open  # counted once too
 
 
 def test_a_shopper_the_call_center_never_heard_of_gets_a_user_named_by_member_number(town: TownHub) -> None:

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from core.errors import InvalidInputError
 from core.members.inquiries import InquiryLog
 from core.members.profile import MemberProfile
+from core.members.summary import MemberSummaries
 from core.members.timeline import InquiryEntry, MemberTimeline
-from core.records import Inquiry
+from core.records import Inquiry, Profile
 from core.store import models
 from core.store.database import read_only
 from hub.runtime import Hub, init_hub
@@ -108,3 +109,22 @@ def test_a_helpdesk_ticket_cannot_be_changed_from_the_console(hub):
 
     with pytest.raises(InvalidInputError, match="belongs to helpdesk"):
         _log(hub).update(ticket_id, status="closed", note="x", author="op")
+
+
+def test_the_helpdesk_copy_of_a_logged_inquiry_stands_in_for_it_in_the_timeline_and_the_summary(hub):
+    member = _member(hub)
+    logged = _log(hub).log(member.id, channel="phone", status="open", body="届かない", author="op1", subject="配送")
+    now = hub.members.clock()
+    caller = Profile(source="helpdesk", external_id="u-9", source_updated_at=now, name="山田 花子",
+                     phone="090-1234-5678")  # fmt: skip
+    ticket = Inquiry(
+        source="helpdesk", external_id="t-77", source_updated_at=now, customer_external_id="u-9", channel="phone",
+        status="pending", subject="配送", opened_at=now, console_inquiry=logged.external_id,
+    )  # fmt: skip
+    with hub.engine.begin() as conn:
+        hub.sink.apply(conn, [caller, ticket])
+
+    entries = MemberTimeline(hub.engine, hub.members.sealer).page(member.id, kinds=["inquiry"]).entries
+    shown = [(e.source, e.external_id, e.status) for e in entries if isinstance(e, InquiryEntry)]
+    assert shown == [("helpdesk", "t-77", "pending")]
+    assert MemberSummaries(hub.members).member_summary(member.id).open_inquiries == 1
