@@ -16,7 +16,7 @@ from core.store.database import create_hub_engine, upgrade_database
 from core.store.models import Member, OutboxMessage
 
 WRITERS = 8
-SECONDS = float(os.environ.get("MEMBERHUB_SQLITE_SOAK_S", "60"))
+SECONDS = float(os.environ.get("MEMBERHUB_SQLITE_SOAK_S", "30"))  # a soak: MEMBERHUB_SQLITE_SOAK_S=600
 
 _WRITER = textwrap.dedent(
     """

@@ -17,7 +17,7 @@ from connectors.example.sandbox import SandboxServer
 from core.store.models import Purchase, PurchaseAdjustment, PurchaseLine, SourceLink, SyncRun
 from tests.core.sync.conftest import SECRET_ENV, TOKEN_ENV
 
-KILLS = int(os.environ.get("MEMBERHUB_CRASH_KILLS", "20"))
+KILLS = int(os.environ.get("MEMBERHUB_CRASH_KILLS", "10"))  # a soak: MEMBERHUB_CRASH_KILLS=200
 
 _SYNCER = textwrap.dedent(
     """
