@@ -5,7 +5,6 @@ faults (5xx, 429 storms, hangs, garbage pages), mutates records and counts reque
 """
 
 from connectors.example.sandbox.app import create_app
-from connectors.example.sandbox.faults import Fault
 from connectors.example.sandbox.server import SandboxServer
 from connectors.example.sandbox.state import LoggedRequest, RateLimit, SandboxState
 from connectors.example.sandbox.webhooks import (
@@ -15,6 +14,7 @@ from connectors.example.sandbox.webhooks import (
     SignedDelivery,
     signature,
 )
+from connectors.sandbox_faults import Fault
 
 __all__ = [
     "DELIVERY_ID_HEADER",

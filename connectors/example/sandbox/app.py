@@ -23,8 +23,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.example.sandbox.faults import BEFORE_AUTH, ON_LIST_PAGES, Fault, corrupt_page
+from connectors.example.sandbox.faults import corrupt_page
 from connectors.example.sandbox.state import PageKey, SandboxState
+from connectors.sandbox_faults import BEFORE_AUTH, ON_PAGES, Fault
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -148,7 +149,7 @@ class _ExampleApi:
         except _BadRequest as error:
             return error_response(400, "invalid_parameter", str(error))
         rows, next_key = self.state.page(stream, updated_since=since, after=after, limit=limit)
-        fault = self.state.take_fault(ON_LIST_PAGES, request.url.path)
+        fault = self.state.take_fault(ON_PAGES, request.url.path)
         if fault is not None and fault.kind == "non_json":
             return HTMLResponse("<html><body><h1>メンテナンス中</h1></body></html>")
         if fault is not None:

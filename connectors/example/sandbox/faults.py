@@ -1,32 +1,9 @@
-"""Faults the sandbox can be told to inject, queued and consumed one request at a time."""
+"""Broken pages as this API breaks them, served for an injected ``garbage`` fault (``connectors.sandbox_faults``)."""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Any, Literal
-
-FaultKind = Literal["fail", "throttle", "hang", "garbage", "non_json"]
-BEFORE_AUTH: frozenset[FaultKind] = frozenset({"fail", "throttle", "hang"})
-"""Faults of the network and gateway, answered before the token is even looked at."""
-ON_LIST_PAGES: frozenset[FaultKind] = frozenset({"garbage", "non_json"})
-"""Faults of the page body, applied only to list endpoints that answered 200."""
-
-
-@dataclass
-class Fault:
-    """``remaining`` more requests (under ``path``, if set) get this fault."""
-
-    kind: FaultKind
-    remaining: int
-    status: int = 503
-    retry_after: int = 1
-    seconds: float = 0.0
-    path: str | None = None
-
-    def matches(self, kinds: frozenset[FaultKind], path: str) -> bool:
-        """Whether this fault applies to a request for ``path`` at the stage that handles ``kinds``."""
-        return self.kind in kinds and self.remaining > 0 and (self.path is None or path.startswith(self.path))
+from typing import Any
 
 
 def corrupt_page(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.example.sandbox.data import generate_dataset
-from connectors.example.sandbox.faults import Fault, FaultKind
 from connectors.example.sandbox.webhooks import SignedDelivery, signed_delivery
+from connectors.sandbox_faults import FaultInjection
 
 STREAMS = ("customers", "orders")
 _EVENT_NAMES = {"customers": "customer.updated", "orders": "order.updated"}
@@ -59,7 +59,7 @@ class _Window:
 
 
 @dataclass
-class SandboxState:
+class SandboxState(FaultInjection):
     """The sandbox's world. Defaults give 57 customers and 83 orders: neither a multiple of a page size."""
 
     customers: int = 57
@@ -81,7 +81,7 @@ class SandboxState:
         self.stopping = threading.Event()
         data = generate_dataset(customers=self.customers, orders=self.orders, seed=self.seed)
         self._rows = {stream: {row["id"]: row for row in data[stream]} for stream in STREAMS}
-        self._faults: list[Fault] = []
+        self._init_faults()
         self._window = _Window(self.clock())
         self._idempotency: dict[str, StoredResponse] = {}
 
@@ -125,48 +125,10 @@ class SandboxState:
 
     # ── fault injection ────────────────────────────────────────────────────────────────────────────
 
-    def clear_faults(self) -> None:
-        """Drop every queued fault: the API has recovered."""
-        with self._lock:
-            self._faults.clear()
-
-    def fail_next(self, n: int, status: int = 503, *, path: str | None = None) -> None:
-        """Answer the next ``n`` requests (under ``path``) with ``status`` and a JSON error body."""
-        self._queue(Fault("fail", n, status=status, path=path))
-
-    def throttle_next(self, n: int, retry_after: int = 1, *, path: str | None = None) -> None:
-        """A 429 storm: the next ``n`` requests get 429 with ``Retry-After: retry_after``."""
-        self._queue(Fault("throttle", n, status=429, retry_after=retry_after, path=path))
-
-    def hang_next(self, n: int = 1, seconds: float = 30.0, *, path: str | None = None) -> None:
-        """The next ``n`` requests wait ``seconds`` (or until the server stops) before a 504."""
-        self._queue(Fault("hang", n, status=504, seconds=seconds, path=path))
-
-    def serve_garbage(self, n: int, *, path: str | None = None) -> None:
-        """The next ``n`` list pages carry broken records (missing id, wrong types, negative quantity)."""
-        self._queue(Fault("garbage", n, path=path))
-
-    def serve_non_json(self, n: int, *, path: str | None = None) -> None:
-        """The next ``n`` list pages are a 200 HTML maintenance page instead of JSON."""
-        self._queue(Fault("non_json", n, path=path))
-
     def reject_credentials(self) -> None:
         """Revoke the current token: every client still using it gets 401 from now on."""
         with self._lock:
             self.token = secrets.token_urlsafe(16)
-
-    def take_fault(self, kinds: frozenset[FaultKind], path: str) -> Fault | None:
-        """Consume one request's worth of the oldest queued fault of ``kinds`` that matches ``path``."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.matches(kinds, path):
-                    fault.remaining -= 1
-                    return fault
-            return None
-
-    def _queue(self, fault: Fault) -> None:
-        with self._lock:
-            self._faults = [*(queued for queued in self._faults if queued.remaining > 0), fault]
 
     # ── requests, budget, writes ───────────────────────────────────────────────────────────────────
 

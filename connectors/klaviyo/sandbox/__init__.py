@@ -7,9 +7,9 @@ adds events, and shows what the connector wrote (``received_events``, ``list_mem
 
 from connectors.klaviyo.sandbox.app import create_app
 from connectors.klaviyo.sandbox.data import METRIC_IDS, NEWSLETTER_LIST_ID, NPS_METRIC, SATISFACTION_METRIC
-from connectors.klaviyo.sandbox.faults import Fault
 from connectors.klaviyo.sandbox.server import SandboxServer
 from connectors.klaviyo.sandbox.state import SURVEY_METRICS, LoggedRequest, RateLimit, ReceivedEvent, SandboxState
+from connectors.sandbox_faults import Fault
 
 __all__ = [
     "METRIC_IDS",

@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.klaviyo.sandbox import writes
-from connectors.klaviyo.sandbox.faults import BEFORE_AUTH, ON_PAGES, Fault, corrupt_page
+from connectors.klaviyo.sandbox.faults import corrupt_page
 from connectors.klaviyo.sandbox.jsonapi import (
     JSON_API,
     BadRequest,
@@ -34,6 +34,7 @@ from connectors.klaviyo.sandbox.jsonapi import (
     parse_filter,
 )
 from connectors.klaviyo.sandbox.state import SandboxState
+from connectors.sandbox_faults import BEFORE_AUTH, ON_PAGES, Fault
 
 Handler = Callable[[Request], Awaitable[Response]]
 _REVISION = re.compile(r"^(\d{4}-\d{2}-\d{2})(\.[a-z0-9]+)?$")

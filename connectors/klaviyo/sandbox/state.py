@@ -28,7 +28,7 @@ from connectors.klaviyo.sandbox.data import (
     generate_profiles,
     iso,
 )
-from connectors.klaviyo.sandbox.faults import Fault, FaultKind
+from connectors.sandbox_faults import FaultInjection
 
 STREAMS = ("profiles", "consent", "survey_answers")
 SURVEY_METRICS = ("Survey Answered", "NPS Answered")
@@ -73,7 +73,7 @@ class _Windows:
 
 
 @dataclass
-class SandboxState:
+class SandboxState(FaultInjection):
     """The sandbox's world. Defaults: 57 profiles and 43 events, neither a multiple of a page size."""
 
     profiles: int = 57
@@ -98,7 +98,7 @@ class SandboxState:
         self._metrics = {metric_id: name for name, metric_id in METRIC_IDS.items()}
         self._lists: dict[str, dict[str, Any]] = {NEWSLETTER_LIST_ID: {"name": "メールマガジン", "members": {}}}
         self._unique_ids: set[tuple[str, str, str]] = set()
-        self._faults: list[Fault] = []
+        self._init_faults()
         self._windows = _Windows(self.clock(), self.clock())
         for row in rows:
             if row["attributes"]["subscriptions"]["email"]["marketing"]["consent"] == "SUBSCRIBED":
@@ -247,43 +247,10 @@ class SandboxState:
 
     # ── faults ─────────────────────────────────────────────────────────────────────────────────────
 
-    def fail_next(self, n: int, status: int = 503, *, path: str | None = None) -> None:
-        """Answer the next ``n`` requests (under ``path``) with ``status`` and Klaviyo's error body."""
-        self._queue(Fault("fail", n, status=status, path=path))
-
-    def throttle_next(self, n: int, retry_after: int = 1, *, path: str | None = None) -> None:
-        """A 429 storm: the next ``n`` requests get 429 with ``Retry-After: retry_after``."""
-        self._queue(Fault("throttle", n, status=429, retry_after=retry_after, path=path))
-
-    def hang_next(self, n: int = 1, seconds: float = 30.0, *, path: str | None = None) -> None:
-        """The next ``n`` requests wait ``seconds`` (or until the server stops) before a 504."""
-        self._queue(Fault("hang", n, status=504, seconds=seconds, path=path))
-
-    def serve_garbage(self, n: int, *, path: str | None = None) -> None:
-        """The next ``n`` profile or event pages carry three broken resources (no id, bad time, wrong type)."""
-        self._queue(Fault("garbage", n, path=path))
-
-    def serve_non_json(self, n: int, *, path: str | None = None) -> None:
-        """The next ``n`` profile or event pages are a 200 HTML maintenance page instead of JSON."""
-        self._queue(Fault("non_json", n, path=path))
-
     def reject_credentials(self) -> None:
         """Revoke the current key: every client still using it gets 401 from now on."""
         with self._lock:
             self.api_key = f"pk_{secrets.token_hex(16)}"
-
-    def take_fault(self, kinds: frozenset[FaultKind], path: str) -> Fault | None:
-        """Consume one request's worth of the oldest queued fault of ``kinds`` that matches ``path``."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.matches(kinds, path):
-                    fault.remaining -= 1
-                    return fault
-            return None
-
-    def _queue(self, fault: Fault) -> None:
-        with self._lock:
-            self._faults = [*(queued for queued in self._faults if queued.remaining > 0), fault]
 
     # ── requests and the rate budget ───────────────────────────────────────────────────────────────
 

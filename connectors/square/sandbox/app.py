@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.square.sandbox.faults import BEFORE_AUTH, ON_SEARCH_PAGES, Fault, corrupt
+from connectors.sandbox_faults import BEFORE_AUTH, ON_PAGES, Fault
+from connectors.square.sandbox.faults import corrupt
 from connectors.square.sandbox.search import SearchError, search_customers, search_orders
 from connectors.square.sandbox.state import SandboxState
 
@@ -172,7 +173,7 @@ class _SquareApi:
         return index
 
     def _maybe_garbage(self, stream: str, answer: dict[str, Any]) -> Response:
-        fault = self.state.take_fault(ON_SEARCH_PAGES) if stream in answer else None
+        fault = self.state.take_fault(ON_PAGES) if stream in answer else None
         if fault is not None and fault.kind == "non_json":
             return HTMLResponse("<html><body><h1>メンテナンス中</h1></body></html>")
         if fault is not None:

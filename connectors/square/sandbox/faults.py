@@ -1,26 +1,9 @@
-"""Faults the sandbox can be told to inject, queued and consumed one request at a time."""
+"""Broken pages as this API breaks them, served for an injected ``garbage`` fault (``connectors.sandbox_faults``)."""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Any, Literal
-
-FaultKind = Literal["fail", "throttle", "hang", "garbage", "non_json"]
-BEFORE_AUTH: frozenset[FaultKind] = frozenset({"fail", "throttle", "hang"})
-"""Faults of the network and gateway, answered before the token is looked at."""
-ON_SEARCH_PAGES: frozenset[FaultKind] = frozenset({"garbage", "non_json"})
-"""Faults of a search answer: broken records, or a maintenance page instead of JSON."""
-
-
-@dataclass
-class Fault:
-    """``remaining`` more requests get this fault."""
-
-    kind: FaultKind
-    remaining: int
-    status: int = 503
-    seconds: float = 0.0
+from typing import Any
 
 
 def corrupt(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
+from connectors.sandbox_faults import FaultInjection
 from connectors.square.sandbox.data import SquareData, iso
-from connectors.square.sandbox.faults import Fault, FaultKind
 from connectors.square.sandbox.records import SquareRecords
 from connectors.square.sandbox.webhooks import SignedDelivery, customer_data, event, order_data, signed_delivery
 
@@ -50,7 +50,7 @@ class StoredResponse:
 
 
 @dataclass
-class SandboxState:
+class SandboxState(FaultInjection):
     """The sandbox's seller. Defaults: 40 customers, 90 orders at 12 stores (more than one search's 10)."""
 
     customers: int = 40
@@ -80,7 +80,7 @@ class SandboxState:
             customers=self.customers, orders=self.orders, people=self.people, locations=self.locations, seed=self.seed
         )
         self.records = SquareRecords(data, clock_ms=self.now_ms, search_lag_ms=int(self.search_lag_s * 1000))
-        self._faults: list[Fault] = []
+        self._init_faults()
         self._window: tuple[float, int] = (self.monotonic(), 0)
         self._idempotency: dict[str, StoredResponse] = {}
         self._subscriber: str | None = None
@@ -159,43 +159,10 @@ class SandboxState:
 
     # ── faults ─────────────────────────────────────────────────────────────────────────────────────
 
-    def fail_next(self, n: int, status: int = 503) -> None:
-        """Answer the next ``n`` requests with ``status`` and Square's error body."""
-        self._queue(Fault("fail", n, status=status))
-
-    def throttle_next(self, n: int, retry_after: int | None = None) -> None:
-        """The next ``n`` requests get 429 ``RATE_LIMITED``; ``retry_after`` is ignored: Square sends none."""
-        self._queue(Fault("throttle", n, status=429))
-
-    def hang_next(self, n: int = 1, seconds: float = 30.0) -> None:
-        """The next ``n`` requests wait ``seconds`` (or until the server stops), then get 504."""
-        self._queue(Fault("hang", n, status=504, seconds=seconds))
-
-    def serve_garbage(self, n: int) -> None:
-        """The next ``n`` search answers carry broken records (no id, unreadable time, amounts in words)."""
-        self._queue(Fault("garbage", n))
-
-    def serve_non_json(self, n: int) -> None:
-        """The next ``n`` search answers are a 200 HTML maintenance page instead of JSON."""
-        self._queue(Fault("non_json", n))
-
     def reject_credentials(self) -> None:
         """Revoke the access token: from now on it gets 401 ``UNAUTHORIZED``."""
         with self.lock:
             self.access_token = "EAAAl-revoked"  # noqa: S105
-
-    def take_fault(self, kinds: frozenset[FaultKind]) -> Fault | None:
-        """Consume one request's worth of the oldest queued fault of ``kinds``."""
-        with self.lock:
-            for fault in self._faults:
-                if fault.kind in kinds and fault.remaining > 0:
-                    fault.remaining -= 1
-                    return fault
-            return None
-
-    def _queue(self, fault: Fault) -> None:
-        with self.lock:
-            self._faults = [*(queued for queued in self._faults if queued.remaining > 0), fault]
 
     # ── requests, budget, keyed writes ─────────────────────────────────────────────────────────────
 

@@ -21,10 +21,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.sandbox_faults import BEFORE_AUTH, ON_PAGES, Fault
 from connectors.zendesk.sandbox import writes
 from connectors.zendesk.sandbox.account import CursorError, decode_cursor, encode_cursor
 from connectors.zendesk.sandbox.data import API_USER_ID
-from connectors.zendesk.sandbox.faults import BEFORE_AUTH, ON_EXPORT_PAGES, Fault, corrupt_rows
+from connectors.zendesk.sandbox.faults import corrupt_rows
 from connectors.zendesk.sandbox.state import SandboxState
 from connectors.zendesk.sandbox.writes import Result
 
@@ -227,7 +228,7 @@ class _ZendeskApi:
         rows, reached, end = self.state.export(
             resource, after=after, limit=limit, exclude_deleted=query.get("exclude_deleted") == "true"
         )
-        fault = self.state.take_fault(ON_EXPORT_PAGES, request.url.path)
+        fault = self.state.take_fault(ON_PAGES, request.url.path)
         if fault is not None and fault.kind == "non_json":
             return HTMLResponse("<html><body><h1>メンテナンス中</h1></body></html>")
         cursor = encode_cursor(reached)

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from connectors.sandbox_faults import FaultInjection
 from connectors.zendesk.sandbox.account import Account, Position, stamp
-from connectors.zendesk.sandbox.faults import Fault, FaultKind
 from connectors.zendesk.sandbox.webhooks import SignedDelivery, WebhookSender, event, signed_delivery
 from connectors.zendesk.sandbox.writes import Result
 
@@ -52,7 +52,7 @@ class StoredResponse:
 
 
 @dataclass
-class SandboxState:
+class SandboxState(FaultInjection):
     """The sandbox's world. Defaults: 24 end-users (of the town's first 80 persons) and 36 tickets.
 
     ``export_delay_s`` holds back rows changed that recently (Zendesk: a minute); ``export_rate`` is the
@@ -82,7 +82,7 @@ class SandboxState:
         self.lock = threading.RLock()
         self.stopping = threading.Event()
         self.account = Account.generated(users=self.users, tickets=self.tickets, people=self.people, seed=self.seed)
-        self._faults: list[Fault] = []
+        self._init_faults()
         self._spent: dict[str, collections.deque[float]] = {"export": collections.deque(), "api": collections.deque()}
         self._idempotency: dict[str, StoredResponse] = {}
         self._sender: WebhookSender | None = None
@@ -134,43 +134,10 @@ class SandboxState:
 
     # ── fault injection ────────────────────────────────────────────────────────────────────────────
 
-    def fail_next(self, n: int, status: int = 503, *, path: str | None = None) -> None:
-        """Answer the next ``n`` requests (under ``path``) with ``status`` and Zendesk's error body."""
-        self._queue(Fault("fail", n, status=status, path=path))
-
-    def throttle_next(self, n: int, retry_after: int = 1, *, path: str | None = None) -> None:
-        """A 429 storm: the next ``n`` requests get 429 with ``Retry-After: retry_after``."""
-        self._queue(Fault("throttle", n, status=429, retry_after=retry_after, path=path))
-
-    def hang_next(self, n: int = 1, seconds: float = 30.0, *, path: str | None = None) -> None:
-        """The next ``n`` requests wait ``seconds`` (or until the server stops) before a 504."""
-        self._queue(Fault("hang", n, status=504, seconds=seconds, path=path))
-
-    def serve_garbage(self, n: int, *, path: str | None = None) -> None:
-        """The next ``n`` export pages carry broken rows (missing id, wrong types, an unknown status)."""
-        self._queue(Fault("garbage", n, path=path))
-
-    def serve_non_json(self, n: int, *, path: str | None = None) -> None:
-        """The next ``n`` export pages are a 200 HTML maintenance page instead of JSON."""
-        self._queue(Fault("non_json", n, path=path))
-
     def reject_credentials(self) -> None:
         """Revoke the API token and the OAuth token: clients still using them get 401 from now on."""
         with self.lock:
             self.api_token, self.oauth_token = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-
-    def take_fault(self, kinds: frozenset[FaultKind], path: str) -> Fault | None:
-        """Consume one request's worth of the oldest queued fault of ``kinds`` that matches ``path``."""
-        with self.lock:
-            for fault in self._faults:
-                if fault.matches(kinds, path):
-                    fault.remaining -= 1
-                    return fault
-            return None
-
-    def _queue(self, fault: Fault) -> None:
-        with self.lock:
-            self._faults = [*(queued for queued in self._faults if queued.remaining > 0), fault]
 
     # ── requests, budgets, idempotency ─────────────────────────────────────────────────────────────
 
