@@ -84,10 +84,16 @@ class LoyaltyEngine:
             coupon_releases=codes.released,
         )
 
-    def apply_survey_responses(self, conn: Connection, survey_response_ids: Iterable[int]) -> LoyaltyOutcome:
-        """Act on the survey rules stored responses meet: coupons, points, call-center notifications; idempotent."""
+    def apply_survey_responses(
+        self, conn: Connection, survey_response_ids: Iterable[int], members: MemberSealer | None = None
+    ) -> LoyaltyOutcome:
+        """Act on the survey rules stored responses meet: coupons, points, call-center notifications; idempotent.
+
+        ``members`` opens member numbers for the call-center notices (a helpdesk that does not know the member
+        yet files the ticket under the number); without it they carry none.
+        """
         now = self.clock()
-        done = SurveyBatch(conn, self.rules, now, self.outbox).apply(survey_response_ids)
+        done = SurveyBatch(conn, self.rules, now, self.outbox, members).apply(survey_response_ids)
         outcome = self._outcome(conn, now, done.entries, done.events)
         return replace(outcome, coupons_issued=done.coupons, messages=outcome.messages + done.messages)
 

@@ -22,6 +22,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Row
 
+from core.crypto.sealing import MemberSealer
 from core.errors import ConfigError
 from core.events import DomainEvent
 from core.loyalty.coupon_messages import customer_ids
@@ -29,6 +30,7 @@ from core.loyalty.coupons import CouponIssuer, IssuedCoupon
 from core.loyalty.ledger import Entry, LedgerWriter
 from core.loyalty.offer_rules import CouponTemplate, SurveyRule
 from core.loyalty.rules import LoyaltyRules
+from core.loyalty.status_messages import member_numbers
 from core.store import coupons as repo
 from core.store import identity as identity_repo
 from core.store import loyalty as loyalty_repo
@@ -69,11 +71,15 @@ class SurveyResult:
 class SurveyBatch:
     """One call of ``LoyaltyEngine.apply_survey_responses``."""
 
-    def __init__(self, conn: Connection, rules: LoyaltyRules, now: datetime, sealer: PayloadSealer | None) -> None:
+    def __init__(
+        self, conn: Connection, rules: LoyaltyRules, now: datetime, sealer: PayloadSealer | None,
+        members: MemberSealer | None = None,
+    ) -> None:  # fmt: skip
         self.conn = conn
         self.rules = rules
         self.now = now
         self.sealer = sealer
+        self.members = members
 
     def apply(self, response_ids: Iterable[int]) -> SurveyResult:
         """Act on the rules the responses meet; only what is missing is written."""
@@ -119,12 +125,14 @@ class SurveyBatch:
     def _call_center(self, triggers: Sequence[Trigger], coupons: dict[str, IssuedCoupon]) -> int:
         """A ``survey.call_center`` message for every triggered rule that asks for one."""
         destination = self.rules.surveys.call_center_destination
+        numbers = member_numbers(self.conn, self.members, {t.root for t in triggers}) if self.members else {}
         sent = 0
         for t in triggers:
             assert destination is not None  # the rules refuse a notifying rule without a destination
             coupon = coupons.get(t.source_event)
             payload = {
                 **self._addressee(t.root, destination),
+                "member_number": numbers.get(t.root.hex),
                 "rule": t.rule.code,
                 "survey_code": t.response.survey_code,
                 "response": {"source": t.response.source, "external_id": t.response.external_id},

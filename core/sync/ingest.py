@@ -24,6 +24,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection
 
+from core.crypto.sealing import MemberSealer
 from core.errors import InvalidInputError
 from core.events import DomainEvent, MemberMerged
 from core.identity.claims import OPERATOR_SOURCE, SourceRanking
@@ -117,7 +118,7 @@ class StoreSink:
         written += activity.consent_changes(batch.consents)
         events: list[DomainEvent] = list(members.events)
         if self.loyalty is not None:
-            events.extend(self._apply_loyalty(conn, self.loyalty, members.events, activity))
+            events.extend(self._apply_loyalty(conn, self.loyalty, members.events, activity, self.directory.sealer))
         written += self._apply_requests(conn, batch, now)
         if self.consent is not None:
             self.consent.send(conn, batch.consents, now)
@@ -138,14 +139,15 @@ class StoreSink:
 
     @staticmethod
     def _apply_loyalty(
-        conn: Connection, loyalty: LoyaltyEngine, merges: Sequence[MemberMerged], activity: ActivityWriter
-    ) -> list[DomainEvent]:
+        conn: Connection, loyalty: LoyaltyEngine, merges: Sequence[MemberMerged], activity: ActivityWriter,
+        sealer: MemberSealer,
+    ) -> list[DomainEvent]:  # fmt: skip
         """Settle the clusters this batch merged, earn or give back points for its purchases, act on surveys."""
         events: list[DomainEvent] = []
         for merge in merges:
             events += loyalty.recompute_clusters(conn, [merge.survivor_id], cause=f"merge:{merge.merge_id}").events
         events += loyalty.apply_purchases(conn, activity.purchase_ids).events
-        events += loyalty.apply_survey_responses(conn, activity.survey_response_ids).events
+        events += loyalty.apply_survey_responses(conn, activity.survey_response_ids, sealer).events
         return events
 
 

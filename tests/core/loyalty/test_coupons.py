@@ -21,6 +21,7 @@ from core.identity.service import MemberMerges
 from core.loyalty import LoyaltyEngine, LoyaltyOutcome
 from core.members.audit import Actor
 from core.members.keys import load_verified_ring
+from core.members.numbers import looks_like_member_number
 from core.records import Purchase, SurveyResponse
 from core.store import coupons as coupons_repo
 from core.store import models
@@ -72,7 +73,8 @@ class CouponKit:
         with self.kit.engine.begin() as conn:
             self.kit.sink.apply(conn, [response])
             stored = records_repo.stored_survey_responses(conn, [("survey", external_id)])
-            return self.kit.loyalty.apply_survey_responses(conn, [row.id for row in stored.values()])
+            ids = [row.id for row in stored.values()]
+            return self.kit.loyalty.apply_survey_responses(conn, ids, self.kit.directory.sealer)
 
     def buy(self, external_id: str, customer: str, *codes: str, at: datetime = T0, **changes: Any) -> LoyaltyOutcome:
         record = purchase(external_id, customer, 3_000, at, **changes)
@@ -138,6 +140,7 @@ def test_a_low_satisfaction_answer_issues_one_apology_coupon_and_notifies_the_ca
     assert datetime.fromisoformat(mail["issued_at"]) == T0
     assert (to_desk, desk_kind, note["rule"], note["answer"]) == ("helpdesk", "survey.call_center", "low", "1")
     assert note["coupon_code"] == coupon.code and note["member_id"] == str(coupon_kit.kit.member("c1", "survey"))
+    assert looks_like_member_number(note["member_number"])  # a helpdesk without the member files it under it
 
 
 def test_the_same_answer_synced_again_or_in_a_newer_version_issues_nothing_more(coupon_kit):
