@@ -6,6 +6,7 @@ import os
 import sys
 
 import typer
+from rich.markup import escape
 
 from core.errors import MemberHubError
 from core.logs import configure_logging
@@ -80,7 +81,8 @@ def main() -> None:
     try:
         app()
     except MemberHubError as error:
-        err_console.print(f"[red]error:[/] {error}", highlight=False)
+        # one line whatever the terminal's width, and the message as written ("[connectors.x]" is not markup)
+        err_console.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
 
 

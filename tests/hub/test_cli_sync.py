@@ -47,6 +47,7 @@ webhook_secret_env = "SHOP_HOOKS"
         ('[connectors.a]\ntype = "example"\ndeadline_s = "soon"\n', "connectors.a.deadline_s"),
         ('[connectors.a]\ntype = "example"\nbase_url = 42\ntoken_env = "X"\n', "connectors.a.base_url"),
         ("[connectors.a\n", "not valid TOML"),
+        ('[consent]\ndestinations = ["nope"]\n', "consent.destinations: no [connectors.nope] table"),
     ],
 )
 def test_a_broken_hub_toml_gives_one_clear_line(hub_cli, toml, message):
