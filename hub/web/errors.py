@@ -41,7 +41,7 @@ STATUS: tuple[tuple[type[MemberHubError], int, str], ...] = (
     (MemberErasedError, 410, "erased"),
     (InvalidInputError, 422, "invalid_input"),
 )
-JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz")
+JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz", "/metrics")  # machines: JSON errors, 401 not /login
 _SCHEMA_REF = "#/components/schemas/{model}"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 

@@ -205,9 +205,9 @@ def test_every_label_value_is_a_name_of_the_configuration_or_the_code_and_no_pii
             assert not row[field] or row[field] not in text
 
 
-def test_without_credentials_the_scraper_is_sent_to_sign_in_like_any_console_page(synced: Synced):
+def test_without_credentials_the_scraper_gets_401_not_a_sign_in_page(synced: Synced):
     response = synced.client.get("/metrics")
-    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer")
 
 
 def test_an_unknown_token_is_401(synced: Synced):

@@ -50,7 +50,7 @@ class Endpoint:
 
     @property
     def is_api(self) -> bool:
-        return self.path.startswith("/api/")
+        return self.path.startswith(("/api/", "/metrics"))  # machine endpoints answer 401, not a sign-in page
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
