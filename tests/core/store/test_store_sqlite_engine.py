@@ -29,7 +29,7 @@ def test_sqlite_file_is_created_owner_only(sqlite_engine: Engine) -> None:
 def test_sqlite_file_is_in_wal_mode(sqlite_engine: Engine) -> None:
     with sqlite_engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15000
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
 
 
 def test_sqlite_enforces_foreign_keys(sqlite_engine: Engine) -> None:
