@@ -101,3 +101,31 @@ class SharedHost:
             await self._not_found(scope, receive, send)
             return
         await app({**scope, "path": f"/{rest}", "raw_path": f"/{rest}".encode()}, receive, send)
+
+
+class MountedSandbox:
+    """A sandbox emulator's app mounted on a shared loopback host at ``url``, usable as a context manager.
+
+    ``stop()`` (or leaving the ``with`` block) takes it off the air; subclasses release what their state holds
+    in ``_release``.
+    """
+
+    def __init__(self, host: SharedHost, app: ASGIApp) -> None:
+        self._host = host
+        self._prefix, self.url = host.mount(app)
+
+    def stop(self) -> None:
+        """Release hanging requests and whatever the emulator holds, then stop serving; safe to call twice."""
+        self._release()
+        self._host.unmount(self._prefix)
+
+    def _release(self) -> None:
+        """Let go of what the emulator's state holds (hanging requests, senders); nothing by default."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from connectors.example.sandbox.app import create_app, error_response
 from connectors.example.sandbox.state import SandboxState
 from connectors.example.sandbox.webhooks import SignedDelivery
-from connectors.loopback import SharedHost
+from connectors.loopback import MountedSandbox, SharedHost
 
 _HOST = SharedHost("sandbox", error_response(404, "not_found", "no sandbox at this path"))
 
 
-class SandboxServer:
+class SandboxServer(MountedSandbox):
     """The Example API emulator on loopback. ``state`` drives its data and faults; ``url`` is its base URL.
 
     Keyword arguments build the ``SandboxState`` (``customers=``, ``orders=``, ``rate_limit=`` …) unless
@@ -24,7 +23,7 @@ class SandboxServer:
 
     def __init__(self, state: SandboxState | None = None, **options: Any) -> None:
         self.state = state if state is not None else SandboxState(**options)
-        self._prefix, self.url = _HOST.mount(create_app(self.state))
+        super().__init__(_HOST, create_app(self.state))
 
     @property
     def token(self) -> str:
@@ -45,15 +44,5 @@ class SandboxServer:
         """POST a delivery to a receiver, as the real system does."""
         return httpx.post(target_url, content=delivery.body, headers=delivery.headers, timeout=timeout_s)
 
-    def stop(self) -> None:
-        """Release hanging requests and stop serving; safe to call twice."""
+    def _release(self) -> None:
         self.state.stopping.set()
-        _HOST.unmount(self._prefix)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from connectors.klaviyo.sandbox.app import create_app
 from connectors.klaviyo.sandbox.jsonapi import error_response
 from connectors.klaviyo.sandbox.state import SandboxState
-from connectors.loopback import SharedHost
+from connectors.loopback import MountedSandbox, SharedHost
 
 _HOST = SharedHost("klaviyo", error_response(404, "not_found", "Not found.", "No sandbox at this path."))
 
 
-class SandboxServer:
+class SandboxServer(MountedSandbox):
     """The Klaviyo emulator on loopback. ``state`` drives its data and faults; ``url`` is its base URL.
 
     Keyword arguments build the ``SandboxState`` (``profiles=``, ``events=``, ``seed=``, ``rate_limit=`` …)
@@ -22,7 +21,7 @@ class SandboxServer:
 
     def __init__(self, state: SandboxState | None = None, **options: Any) -> None:
         self.state = state if state is not None else SandboxState(**options)
-        self._prefix, self.url = _HOST.mount(create_app(self.state))
+        super().__init__(_HOST, create_app(self.state))
         self.state.base_url = self.url
 
     @property
@@ -34,15 +33,5 @@ class SandboxServer:
         """Ids of every record of ``stream``."""
         return self.state.record_ids(stream)
 
-    def stop(self) -> None:
-        """Release hanging requests and stop serving; safe to call twice."""
+    def _release(self) -> None:
         self.state.stopping.set()
-        _HOST.unmount(self._prefix)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from starlette.responses import JSONResponse
 
-from connectors.loopback import SharedHost
+from connectors.loopback import MountedSandbox, SharedHost
 from connectors.shopify.sandbox.app import create_app
 from connectors.shopify.sandbox.state import SUPPORTED_VERSIONS, SandboxState
 from connectors.shopify.sandbox.webhooks import SignedDelivery
@@ -15,7 +14,7 @@ from connectors.shopify.sandbox.webhooks import SignedDelivery
 _HOST = SharedHost("shop", JSONResponse({"errors": "Not Found"}, status_code=404))
 
 
-class SandboxServer:
+class SandboxServer(MountedSandbox):
     """The Shopify GraphQL Admin API emulator on loopback.
 
     ``url`` is the shop's base URL (``{url}/admin/api/{version}/graphql.json``); ``graphql_url`` the endpoint of
@@ -24,7 +23,7 @@ class SandboxServer:
 
     def __init__(self, state: SandboxState | None = None, **options: Any) -> None:
         self.state = state if state is not None else SandboxState(**options)
-        self._prefix, self.url = _HOST.mount(create_app(self.state))
+        super().__init__(_HOST, create_app(self.state))
         self.state.base_url = self.url
 
     @property
@@ -50,14 +49,8 @@ class SandboxServer:
 
     def stop(self) -> None:
         """Release hanging requests, stop serving and delete bulk result files; safe to call twice."""
-        self.state.stopping.set()
-        _HOST.unmount(self._prefix)
+        super().stop()
         self.state.bulk.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _release(self) -> None:
+        self.state.stopping.set()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from connectors.loopback import SharedHost
+from connectors.loopback import MountedSandbox, SharedHost
 from connectors.square.sandbox.app import create_app, error_response
 from connectors.square.sandbox.state import SandboxState
 from connectors.square.sandbox.webhooks import SignedDelivery
@@ -13,7 +12,7 @@ from connectors.square.sandbox.webhooks import SignedDelivery
 _HOST = SharedHost("square", error_response(404, "NOT_FOUND", "Resource not found"))
 
 
-class SandboxServer:
+class SandboxServer(MountedSandbox):
     """The Square API emulator on loopback; ``url`` is the API root (``{url}/v2/customers/search`` …).
 
     Keyword arguments build the ``SandboxState`` (``customers``, ``orders``, ``seed``, ``search_lag_s`` …)
@@ -22,7 +21,7 @@ class SandboxServer:
 
     def __init__(self, state: SandboxState | None = None, **options: Any) -> None:
         self.state = state if state is not None else SandboxState(**options)
-        self._prefix, self.url = _HOST.mount(create_app(self.state))
+        super().__init__(_HOST, create_app(self.state))
 
     @property
     def access_token(self) -> str:
@@ -43,15 +42,5 @@ class SandboxServer:
         """POST a signed notification to ``url`` after every later edit."""
         self.state.deliver_webhooks_to(url, signature_key)
 
-    def stop(self) -> None:
-        """Release hanging requests and stop serving; safe to call twice."""
+    def _release(self) -> None:
         self.state.stopping.set()
-        _HOST.unmount(self._prefix)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
-from connectors.loopback import SharedHost
+from connectors.loopback import MountedSandbox, SharedHost
 from connectors.zendesk.sandbox.app import create_app, error_response
 from connectors.zendesk.sandbox.state import SandboxState
 from connectors.zendesk.sandbox.webhooks import SignedDelivery
@@ -15,7 +14,7 @@ from connectors.zendesk.sandbox.webhooks import SignedDelivery
 _HOST = SharedHost("zendesk", error_response(404, "InvalidEndpoint", "no sandbox at this path"))
 
 
-class SandboxServer:
+class SandboxServer(MountedSandbox):
     """The Zendesk Support emulator on loopback. ``state`` drives its data and faults; ``url`` is its origin.
 
     Keyword arguments build the ``SandboxState`` (``users=``, ``tickets=``, ``seed=``, ``export_delay_s=``,
@@ -24,7 +23,7 @@ class SandboxServer:
 
     def __init__(self, state: SandboxState | None = None, **options: Any) -> None:
         self.state = state if state is not None else SandboxState(**options)
-        self._prefix, self.url = _HOST.mount(create_app(self.state))
+        super().__init__(_HOST, create_app(self.state))
 
     @property
     def email(self) -> str:
@@ -50,15 +49,5 @@ class SandboxServer:
         """POST a delivery to a receiver, as Zendesk does."""
         return httpx.post(target_url, content=delivery.body, headers=delivery.headers, timeout=timeout_s)
 
-    def stop(self) -> None:
-        """Release hanging requests, stop sending webhooks and stop serving; safe to call twice."""
+    def _release(self) -> None:
         self.state.close()
-        _HOST.unmount(self._prefix)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
