@@ -506,6 +506,48 @@ class SyncState(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class BackfillSlice(Base):
+    """One slice of a stream's sliced backfill: the connector's slice, its resume cursor and when it finished.
+
+    The rows of one (connector, stream) are the plan; the slice that finishes last hands the plan's mark to
+    the incremental lane and deletes them. ``slice_no`` 0 is the plan's head row, locked to finish a slice.
+    """
+
+    __tablename__ = "backfill_slices"
+
+    connector: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slice_no: Mapped[int] = mapped_column(primary_key=True)
+    slice_count: Mapped[int]
+    descriptor: Mapped[str] = mapped_column(Text)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    planned_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class ReportCache(Base):
+    """One computed analytics report for one period and parameter set, as its rows (JSON), until recomputed."""
+
+    __tablename__ = "report_cache"
+
+    report: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(32), primary_key=True)
+    params: Mapped[str] = mapped_column(String(256), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[datetime]
+
+
+class MemberLoyaltyScore(Base):
+    """A cluster root's loyalty score (0–100) and the parts it is made of (JSON), rewritten by the nightly job."""
+
+    __tablename__ = "member_loyalty_scores"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    score: Mapped[int] = mapped_column(index=True)
+    parts: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[datetime]
+
+
 class SyncRun(Base):
     """One run of one connector stream: timing, counts, outcome and the cursor before and after."""
 
