@@ -119,7 +119,7 @@ class PurchaseBatch:
             measured -= sum(counted.values())
         following = self.rules.above(rank)
         for purchase in bought:
-            points = self._earn_one(purchase, rank, segments, ledger)
+            points = self._earn_one(purchase, root, rank, segments, ledger)
             if measured is None or purchase.id not in counted:
                 continue
             measured += counted[purchase.id] if spend else points
@@ -128,8 +128,10 @@ class PurchaseBatch:
                 rank = ranks.rank_of(root)
                 following = self.rules.above(rank)
 
-    def _earn_one(self, purchase: MemberPurchase, rank: Rank, segments: frozenset[str], ledger: LedgerWriter) -> int:
-        campaigns = self.rules.campaigns_for(purchase.purchased_at, purchase.channel, rank.code, segments)
+    def _earn_one(
+        self, purchase: MemberPurchase, root: UUID, rank: Rank, segments: frozenset[str], ledger: LedgerWriter
+    ) -> int:
+        campaigns = self.rules.campaigns_for(purchase.purchased_at, purchase.channel, rank.code, segments, root)
         yen = basis_yen(self.rules, purchase.total_amount, purchase.tax_amount)
         points = points_for(self.rules, yen, rank, campaigns)
         available_at = purchase.purchased_at + self.pending

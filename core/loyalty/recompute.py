@@ -116,17 +116,19 @@ class Recompute:
             wanted += [source_event for events in owed.values() for source_event, _ in events]
             entries = repo.entries_by_source_event(self.conn, wanted)
             for purchase in live:
-                self._check_purchase(purchase, owed[purchase.id], entries)
+                self._check_purchase(purchase, roots[purchase.member_id], owed[purchase.id], entries)
             self.report.purchases += len(live)
 
-    def _check_purchase(self, purchase: MemberPurchase, owed: list[Any], entries: dict[str, Row[Any]]) -> None:
+    def _check_purchase(
+        self, purchase: MemberPurchase, root: UUID, owed: list[Any], entries: dict[str, Row[Any]]
+    ) -> None:
         reference = earn_event(purchase.source, purchase.external_id)
         earn = entries.get(reference)
         if earn is None:
             self._differ("earn", reference, "an earn entry", "none")
             return
         if earn.rule_version == self.rules.version:
-            self._check_earned(purchase, earn, reference)
+            self._check_earned(purchase, root, earn, reference)
         else:
             self.report.other_rule_versions += 1
         refunds, reversed_points = Refunds(), 0
@@ -141,7 +143,12 @@ class Recompute:
         if reversed_points != expected:
             self._differ("reversal", reference, f"{expected} points taken back", f"{reversed_points}")
 
-    def _check_earned(self, purchase: MemberPurchase, earn: Row[Any], reference: str) -> None:
+    def _check_earned(self, purchase: MemberPurchase, root: UUID, earn: Row[Any], reference: str) -> None:
+        """The earn entry is worth what the rules give; its campaigns are those that apply.
+
+        Holdout groups are judged on the purchase's own member when it is its cluster's root; a purchase of a
+        member merged into another cluster may have earned under either root, so its holdouts are not judged.
+        """
         codes = earn.campaign_codes.split(",") if earn.campaign_codes else []
         campaigns = [self.rules.campaign(code) for code in codes]
         known = [campaign for campaign in campaigns if campaign is not None]
@@ -149,9 +156,11 @@ class Recompute:
             self._differ("earn", reference, "campaigns of the rules", earn.campaign_codes)
             return
         rank = self.rules.rank(earn.rank_code)
-        matching = self.rules.campaigns_for(purchase.purchased_at, purchase.channel, rank.code, None)
+        judged = root if purchase.member_id == root else None
+        matching = self.rules.campaigns_for(purchase.purchased_at, purchase.channel, rank.code, None, judged)
         applicable = {campaign.code for campaign in matching}
-        untargeted = {c.code for c in self.rules.campaigns if not c.segments} & applicable
+        certain = {c.code for c in self.rules.campaigns if not c.segments and (judged or not c.holdout_percent)}
+        untargeted = certain & applicable
         if not set(codes) <= applicable or not untargeted <= set(codes):
             self._differ("earn", reference, f"campaigns {sorted(untargeted)}", f"{sorted(codes)}")
         yen = basis_yen(self.rules, purchase.total_amount, purchase.tax_amount)

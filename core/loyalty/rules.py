@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import (
     BaseModel,
@@ -28,8 +29,19 @@ from pydantic import (
     model_validator,
 )
 
+from core.analytics.settings import AnalyticsRules
 from core.errors import ConfigError
-from core.loyalty.member_rules import Birthday, Destination, ExpiryNotice, MemberStatus, Rfm, Segment
+from core.loyalty.holdout import in_holdout
+from core.loyalty.member_rules import (
+    Anniversary,
+    Birthday,
+    Destination,
+    ExpiryNotice,
+    LoyaltyScore,
+    MemberStatus,
+    Rfm,
+    Segment,
+)
 from core.loyalty.offer_rules import CouponTemplate, Surveys
 from core.loyalty.periods import JST, EvaluationPeriod, end_of_day_after, end_of_month_after, end_of_year_after
 
@@ -112,6 +124,8 @@ class Rank(_Section):
     threshold: Annotated[int, Field(ge=0)]
     multiplier: Multiplier
     benefits: tuple[Name, ...] = ()
+    flags: tuple[Code, ...] = ()
+    """Benefit flags beyond points (``priority_reservation``), pushed with the member's status to channels."""
 
 
 class Ranks(_Section):
@@ -148,7 +162,8 @@ class Campaign(_Section):
     """A points multiplier for purchases in ``[starts_at, ends_at)`` matching every targeting list given.
 
     An empty list targets everyone: ``channels`` (store, online), ``ranks`` (rank codes), ``segments``
-    (segment codes of ``member_segments``). Local dates and times are read as Asia/Tokyo.
+    (segment codes of ``member_segments``). Local dates and times are read as Asia/Tokyo. ``holdout_percent``
+    of the cluster roots, drawn by ``core.loyalty.holdout``, never get the campaign's bonus.
     """
 
     code: Code
@@ -160,6 +175,7 @@ class Campaign(_Section):
     channels: tuple[Channel, ...] = ()
     ranks: tuple[Code, ...] = ()
     segments: tuple[Annotated[str, StringConstraints(min_length=1, max_length=64)], ...] = ()
+    holdout_percent: Annotated[Decimal, Field(ge=0, le=50)] = Decimal(0)
 
     @field_validator("starts_at", "ends_at", mode="before")
     @classmethod
@@ -191,6 +207,10 @@ class Campaign(_Section):
             and (not self.segments or segments is None or not segments.isdisjoint(self.segments))
         )
 
+    def holds_out(self, root: UUID) -> bool:
+        """Whether the cluster ``root`` is in this campaign's holdout group (``core.loyalty.holdout``)."""
+        return in_holdout(self.code, root, self.holdout_percent)
+
 
 class LoyaltyRules(_Section):
     """The whole rules file; ``version`` is recorded on every ledger entry and rank change."""
@@ -203,10 +223,13 @@ class LoyaltyRules(_Section):
     coupons: tuple[CouponTemplate, ...] = ()
     surveys: Surveys = Surveys()
     birthday: Birthday | None = None
+    anniversary: Anniversary | None = None
     rfm: Rfm = Rfm()
+    loyalty_score: LoyaltyScore = LoyaltyScore()
     segments: tuple[Segment, ...] = ()
     expiry_notice: ExpiryNotice = ExpiryNotice()
     member_status: MemberStatus = MemberStatus()
+    analytics: AnalyticsRules = AnalyticsRules()
 
     @field_validator("campaigns")
     @classmethod
@@ -244,6 +267,15 @@ class LoyaltyRules(_Section):
         if birthday and birthday.coupon and coupons is not None and not any(t.code == birthday.coupon for t in coupons):
             raise ValueError(f"coupon: no [[coupons]] template has the code {birthday.coupon}")
         return birthday
+
+    @field_validator("anniversary")
+    @classmethod
+    def _anniversary_coupon(cls, anniversary: Anniversary | None, info: ValidationInfo) -> Anniversary | None:
+        coupons: tuple[CouponTemplate, ...] | None = info.data.get("coupons")
+        code = anniversary.coupon if anniversary else None
+        if code and coupons is not None and not any(t.code == code for t in coupons):
+            raise ValueError(f"coupon: no [[coupons]] template has the code {code}")
+        return anniversary
 
     @field_validator("segments")
     @classmethod
@@ -295,10 +327,22 @@ class LoyaltyRules(_Section):
         return [level for level in self.ranks.levels if level.threshold <= measure][-1]
 
     def campaigns_for(
-        self, purchased_at: datetime, channel: str, rank_code: str, segments: frozenset[str] | None
+        self,
+        purchased_at: datetime,
+        channel: str,
+        rank_code: str,
+        segments: frozenset[str] | None,
+        root: UUID | None = None,
     ) -> list[Campaign]:
-        """The campaigns whose bonus a purchase earns, in file order."""
-        return [c for c in self.campaigns if c.applies(purchased_at, channel, rank_code, segments)]
+        """The campaigns whose bonus a purchase earns, in file order; ``root`` leaves out those holding it out.
+
+        ``root=None`` leaves holdout groups unjudged (a recompute cannot know a merged member's root then).
+        """
+        return [
+            c
+            for c in self.campaigns
+            if c.applies(purchased_at, channel, rank_code, segments) and (root is None or not c.holds_out(root))
+        ]
 
     def campaign(self, code: str) -> Campaign | None:
         """The campaign with that code, or ``None``."""
