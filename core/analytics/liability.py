@@ -1,0 +1,77 @@
+"""Points liability: the points members hold at the end of a month (or now, for the month under way).
+
+A lot (a ledger entry with ``available_at``) is outstanding at that moment if it was written before it and
+does not lapse by then; it holds its points less what entries before that moment consumed of it. It is
+``pending`` until ``available_at``. ``expires`` says when it lapses: ``1``, ``2`` or ``3`` for the first,
+second or third month after the moment, ``later``, or ``never``. Its yen value is points ×
+``[analytics] yen_per_point``; rows are per rank of the cluster at that moment.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from core.analytics.sql import ReportContext, at, cluster_tree, number, rank_of_root, ranks_at
+from core.analytics.tables import Cell, ReportTable
+from core.loyalty.periods import months_before
+from core.store.loyalty import CONSUMPTIONS, LEDGER
+
+__all__ = ["COLUMNS", "EXPIRY_MONTHS", "as_of", "points_liability"]
+
+COLUMNS = ("rank", "state", "expires", "points")
+EXPIRY_MONTHS = 3
+
+
+def as_of(context: ReportContext) -> datetime:
+    """The moment the liability is taken at: the month's end, or now if the month has not ended."""
+    return min(context.now, context.month.end)
+
+
+def points_liability(context: ReportContext) -> tuple[ReportTable, ...]:
+    """One table, ``by_rank_state_expiry``: outstanding points per rank, state and expiry bucket."""
+    lots = _outstanding(context).subquery("outstanding")
+    o = lots.c
+    query = select(o.rank, o.state, o.expires, func.sum(o.points)).where(o.points > 0)
+    query = query.group_by(o.rank, o.state, o.expires)
+    rows: list[tuple[Cell, ...]] = sorted(
+        (str(r), str(s), str(e), number(n)) for r, s, e, n in context.conn.execute(query).all()
+    )
+    return (ReportTable("by_rank_state_expiry", COLUMNS, tuple(rows)),)
+
+
+def _outstanding(context: ReportContext) -> Any:
+    """One row per outstanding lot: rank, state, expiry bucket and remaining points."""
+    moment = as_of(context)
+    lot, entry, used = LEDGER.c, LEDGER.alias("entry"), CONSUMPTIONS.c
+    consumed = (
+        select(used.lot_id, func.sum(used.points).label("points"))
+        .select_from(CONSUMPTIONS.join(entry, entry.c.id == used.entry_id))
+        .where(entry.c.occurred_at < at(moment))
+        .group_by(used.lot_id)
+    ).subquery("consumed")
+    tree = cluster_tree()
+    ranks = ranks_at(moment)
+    buckets = [(lot.expires_at < at(months_before(moment, -k)), str(k)) for k in range(1, EXPIRY_MONTHS + 1)]
+    expires = case((lot.expires_at.is_(None), "never"), *buckets, else_="later")
+    return (
+        select(
+            rank_of_root(ranks, context.lowest_rank).label("rank"),
+            case((lot.available_at > at(moment), "pending"), else_="available").label("state"),
+            expires.label("expires"),
+            (lot.points - func.coalesce(consumed.c.points, 0)).label("points"),
+        )
+        .select_from(
+            LEDGER.join(tree, tree.c.id == lot.member_id)
+            .outerjoin(ranks, ranks.c.member_id == tree.c.root)
+            .outerjoin(consumed, consumed.c.lot_id == lot.id)
+        )
+        .where(
+            lot.available_at.is_not(None),
+            lot.points > 0,
+            lot.occurred_at < at(moment),
+            (lot.expires_at.is_(None)) | (lot.expires_at > at(moment)),
+        )
+    )

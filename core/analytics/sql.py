@@ -1,0 +1,121 @@
+"""SQL pieces every report shares: cluster roots, counted purchases and their net yen, ranks at a moment.
+
+Portable SQLAlchemy Core (SQLite ≥ 3.25 and PostgreSQL): window functions, recursive CTEs and CASE only.
+A purchase *counts* as the RFM scores count it (``core/store/rfm.py``): its status is not void, no
+cancellation was reported for it and refunds left something of it; its net yen are the total less refunds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    FromClause,
+    Subquery,
+    bindparam,
+    case,
+    func,
+    select,
+)
+
+from core.analytics.months import Month
+from core.analytics.settings import AnalyticsRules
+from core.store.loyalty import ADJUSTMENTS, MEMBERS, PURCHASES
+from core.store.models import RankChange, UTCDateTime, table_of
+from core.store.rfm import cluster_tree
+
+__all__ = [
+    "CountedPurchases",
+    "ReportContext",
+    "at",
+    "cluster_tree",
+    "counted_purchases",
+    "live_roots",
+    "number",
+    "rank_of_root",
+    "ranks_at",
+]
+
+RANK_HISTORY = table_of(RankChange)
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What a report is computed from: the connection, the month, the rank ladder and the analytics rules."""
+
+    conn: Connection
+    month: Month
+    now: datetime
+    lowest_rank: str
+    settings: AnalyticsRules
+    void_statuses: Collection[str]
+
+
+def at(moment: datetime) -> BindParameter[datetime]:
+    """A moment as an anonymous bound UTC timestamp (each its own parameter)."""
+    return bindparam(None, moment, type_=UTCDateTime())
+
+
+def number(value: Any) -> int:
+    """A database sum or count as an ``int`` (PostgreSQL sums bigints as numeric; a sum of nothing is NULL)."""
+    return int(value or 0)
+
+
+@dataclass(frozen=True)
+class CountedPurchases:
+    """Purchases joined to their adjustments: ``counts`` selects those that count, ``net`` is their net yen."""
+
+    source: FromClause
+    counts: ColumnElement[bool]
+    net: ColumnElement[Any]
+    member: ColumnElement[Any]
+
+
+def counted_purchases(void_statuses: Collection[str]) -> CountedPurchases:
+    """The purchases that count, with net yen, for one pass over the purchases table."""
+    p, a = PURCHASES.c, ADJUSTMENTS.c
+    adjusted = (
+        select(
+            a.purchase_id,
+            func.sum(case((a.kind == "refund", a.amount), else_=0)).label("refunded"),
+            func.max(case((a.kind == "cancel", 1), else_=0)).label("cancelled"),
+        ).group_by(a.purchase_id)
+    ).subquery("adjusted")
+    refunded = func.coalesce(adjusted.c.refunded, 0)
+    counts = p.status.not_in(list(void_statuses)) & (func.coalesce(adjusted.c.cancelled, 0) == 0)
+    # As in the RFM scores: grouping by a plain member_id makes SQLite walk the member index in random order.
+    return CountedPurchases(
+        source=PURCHASES.outerjoin(adjusted, adjusted.c.purchase_id == p.id),
+        counts=counts & (p.total_amount > refunded),
+        net=p.total_amount - refunded,
+        member=func.coalesce(p.member_id, p.member_id),
+    )
+
+
+def ranks_at(boundary: datetime) -> Subquery:
+    """``(member_id, rank)``: each member's rank just before ``boundary`` (its last rank change before it)."""
+    h = RANK_HISTORY.c
+    order = func.row_number().over(partition_by=h.member_id, order_by=(h.changed_at.desc(), h.id.desc()))
+    latest = select(h.member_id, h.to_rank, order.label("n")).where(h.changed_at < at(boundary)).subquery("latest")
+    return select(latest.c.member_id, latest.c.to_rank.label("rank")).where(latest.c.n == 1).subquery("ranks")
+
+
+def rank_of_root(ranks: FromClause, lowest: str) -> ColumnElement[str]:
+    """The rank column of a ``ranks_at`` subquery outer-joined to roots: no change yet is the lowest rank."""
+    return func.coalesce(ranks.c.rank, bindparam(None, lowest))
+
+
+def live_roots(until: datetime) -> Any:
+    """Cluster roots (not merged, not erased) that existed before ``until``, as ``(root, created_at)``."""
+    m = MEMBERS.c
+    return (
+        select(m.id.label("root"), m.created_at)
+        .where(m.merged_into.is_(None), m.status != "erased", m.created_at < at(until))
+        .subquery("roots")
+    )
