@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine
 
+from core.analytics.book import refresh_reports
 from core.crypto.sealing import MemberSealer
 from core.events import DomainEvent
 from core.loyalty.engine import LoyaltyEngine
@@ -47,6 +48,7 @@ def run_nightly(
         ("rfm", lambda conn: _rfm(loyalty, conn, now)),
         ("segments", lambda conn: _segments(loyalty, conn, now)),
         ("member status", lambda conn: _member_status(loyalty, conn, now, sealer)),
+        ("analytics", lambda conn: _analytics(loyalty, conn, now)),
     ]
     runs = []
     for name, job in jobs:
@@ -106,3 +108,8 @@ def _member_status(
         return "no [member_status] destinations in the rules", ()
     outcome = loyalty.run_member_status(conn, now, sealer)
     return f"{outcome.changes:,} changed statuses, {outcome.messages:,} outbox messages", ()
+
+
+def _analytics(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[str, tuple[DomainEvent, ...]]:
+    """Last: the analytics reports of this month and the last one, recomputed into the report cache."""
+    return f"{refresh_reports(conn, loyalty.rules, now):,} analytics reports cached", ()

@@ -11,7 +11,7 @@ from rich.markup import escape
 from core.errors import MemberHubError
 from core.logs import configure_logging
 from core.store.database import database_revision, upgrade_database
-from hub.cli import demo, doctor, keys, loyalty, members, merges, review, sync, web, workers
+from hub.cli import analytics, demo, doctor, keys, loyalty, members, merges, review, sync, web, workers
 from hub.cli.common import console, err_console, opened_hub
 from hub.runtime import connect_database, init_hub
 from hub.scheduler import hub_scheduler, run_until_stopped
@@ -26,6 +26,7 @@ members.app.command("merges")(merges.merges)
 app.add_typer(members.app, name="members")
 app.add_typer(review.app, name="review")
 app.add_typer(loyalty.app, name="loyalty")
+app.add_typer(analytics.app, name="analytics")
 app.add_typer(keys.app, name="keys")
 app.add_typer(sync.connectors_app, name="connectors")
 app.add_typer(sync.deadletters_app, name="deadletters")
