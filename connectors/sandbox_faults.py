@@ -21,7 +21,7 @@ ON_PAGES: frozenset[FaultKind] = frozenset({"garbage", "non_json"})
 
 @dataclass
 class Fault:
-    """``remaining`` more requests (under ``path``, if set) get this fault."""
+    """``remaining`` more requests (under ``path``, if set) get this fault, after ``spared`` more pass."""
 
     kind: FaultKind
     remaining: int
@@ -29,6 +29,7 @@ class Fault:
     retry_after: int | None = 1
     seconds: float = 0.0
     path: str | None = None
+    spared: int = 0
 
     def matches(self, kinds: frozenset[FaultKind], path: str) -> bool:
         """Whether this fault applies to a request for ``path`` at the stage that handles ``kinds``."""
@@ -50,9 +51,12 @@ class FaultInjection:
         with self._fault_lock:
             self._faults.clear()
 
-    def fail_next(self, n: int, status: int = 503, *, path: str | None = None) -> None:
-        """Answer the next ``n`` requests (under ``path``) with ``status`` and the API's error body."""
-        self._queue(Fault("fail", n, status=status, path=path))
+    def fail_next(self, n: int, status: int = 503, *, path: str | None = None, spare: int = 0) -> None:
+        """Answer the next ``n`` requests (under ``path``) with ``status`` and the API's error body.
+
+        ``spare`` lets that many matching requests through first (a failure in the middle of a read).
+        """
+        self._queue(Fault("fail", n, status=status, path=path, spared=spare))
 
     def throttle_next(self, n: int, retry_after: int | None = 1, *, path: str | None = None) -> None:
         """A 429 storm: the next ``n`` requests get 429, with ``Retry-After: retry_after`` where the API sends one."""
@@ -75,6 +79,9 @@ class FaultInjection:
         with self._fault_lock:
             for fault in self._faults:
                 if fault.matches(kinds, path):
+                    if fault.spared > 0:
+                        fault.spared -= 1
+                        return None
                     fault.remaining -= 1
                     return fault
             return None

@@ -63,11 +63,24 @@ class ExampleClient:
             rules=EXAMPLE_ERROR_RULES,
         )  # fmt: skip
 
-    def list_page(self, path: str, *, updated_since: datetime | None, cursor: str | None, limit: int) -> Page:
-        """GET one page of ``path`` ordered by ``(updated_at, id)`` from ``updated_since`` (inclusive)."""
+    def list_page(
+        self,
+        path: str,
+        *,
+        updated_since: datetime | None,
+        cursor: str | None,
+        limit: int,
+        updated_before: datetime | None = None,
+        newest_first: bool = False,
+    ) -> Page:
+        """GET one page of ``path`` ordered by ``(updated_at, id)`` in ``[updated_since, updated_before)``."""
         params: dict[str, str | int] = {"limit": limit}
         if updated_since is not None:
             params["updated_since"] = updated_since.isoformat()
+        if updated_before is not None:
+            params["updated_before"] = updated_before.isoformat()
+        if newest_first:
+            params["order"] = "desc"
         if cursor is not None:
             params["cursor"] = cursor
         return _page_from(self._http.get_json(path, params=params), path)

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import pairwise
 
 import httpx
 
@@ -62,12 +63,39 @@ class ExampleConnector:
         Between pages the cursor keeps the query's own ``updated_since`` with the next page token (a page token
         belongs to the query that issued it); after the last page it moves to the newest ``updated_at`` seen.
         """
+        return self._pages(self._stream(stream), StreamCursor.from_json(cursor), before=None)
+
+    def backfill_slices(self, stream: str, count: int) -> Sequence[str]:
+        """``count`` slices of equal time between the oldest and the newest ``updated_at`` (fewer if they are close).
+
+        The first slice is open at the start and the last at the end, so a record updated while the plan is
+        made still falls into one. Each slice is ``{"from": ISO or null, "before": ISO or null}``.
+        """
         declared = self._stream(stream)
-        position = StreamCursor.from_json(cursor)
+        oldest, newest = (self._edge(declared, newest_first=edge) for edge in (False, True))
+        bounds: list[datetime | None] = [None]
+        if oldest is not None and newest is not None and count > 1:
+            step = (newest - oldest) / count
+            cuts = sorted({(oldest + step * part).replace(microsecond=0) for part in range(1, count)})
+            bounds.extend(cut for cut in cuts if oldest < cut <= newest)
+        bounds.append(None)
+        return [_slice_text(start, end) for start, end in pairwise(bounds)]
+
+    def backfill_slice(self, stream: str, part: str, cursor: str | None) -> Iterator[Batch]:
+        """The pages of one slice from ``cursor`` (or the slice's start) on, ending on its newest ``updated_at``."""
+        start, before = _slice_bounds(part)
+        position = StreamCursor.from_json(cursor) if cursor else StreamCursor(start)
+        return self._pages(self._stream(stream), position, before=before)
+
+    def _pages(self, declared: ExampleStream, position: StreamCursor, *, before: datetime | None) -> Iterator[Batch]:
         since, high_water = position.updated_since, position.updated_since
         while True:
             page = self._client.list_page(
-                declared.path, updated_since=since, cursor=position.page, limit=self.config.page_size
+                declared.path,
+                updated_since=since,
+                updated_before=before,
+                cursor=position.page,
+                limit=self.config.page_size,
             )
             records = map_records(self.instance, page.items, declared.mapper)
             high_water = _high_water(records, high_water)
@@ -75,6 +103,14 @@ class ExampleConnector:
             yield Batch(records, position.to_json())
             if page.next_cursor is None:
                 return
+
+    def _edge(self, declared: ExampleStream, *, newest_first: bool) -> datetime | None:
+        """The ``updated_at`` of the stream's oldest (or newest) record; ``None`` for an empty stream."""
+        page = self._client.list_page(
+            declared.path, updated_since=None, cursor=None, limit=1, newest_first=newest_first
+        )
+        records = map_records(self.instance, page.items, declared.mapper)
+        return _high_water(records, None)
 
     def map_raw(self, stream: str, raw: str) -> CanonicalRecord | Rejected:
         """Map one stored raw object again (a dead letter being replayed after a fix)."""
@@ -118,6 +154,20 @@ def create_connector(instance: str, config: ExampleConfig, secrets: Mapping[str,
         token=secrets["token_env"],
         webhook_secrets=[part.strip() for part in secrets.get("webhook_secret_env", "").split(",")],
     )
+
+
+def _slice_text(start: datetime | None, before: datetime | None) -> str:
+    return json.dumps({"from": start and start.isoformat(), "before": before and before.isoformat()})
+
+
+def _slice_bounds(part: str) -> tuple[datetime | None, datetime | None]:
+    """A slice's ``[from, before)``; a slice this connector did not write is a ``PermanentError``."""
+    try:
+        data = json.loads(part)
+        start, before = (datetime.fromisoformat(data[key]) if data[key] else None for key in ("from", "before"))
+    except (ValueError, KeyError, TypeError):
+        raise PermanentError("the backfill slice is not one this connector planned") from None
+    return start, before
 
 
 def _high_water(records: Sequence[CanonicalRecord | Rejected], previous: datetime | None) -> datetime | None:

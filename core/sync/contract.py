@@ -126,6 +126,26 @@ class Backfiller(Protocol):
 
 
 @runtime_checkable
+class SlicedBackfiller(Protocol):
+    """Optional capability: a stream whose full refresh splits into slices that run in parallel.
+
+    ``hub sync --full-refresh --slices N`` and the workers' ``backfill`` task plan a backfill with
+    ``backfill_slices`` once, store the slices, and run each through ``backfill_slice`` — on as many threads
+    or workers as there are. Slices are disjoint and together hold every record of the stream once; each
+    resumes from the cursor of its last committed batch. The slice holding the newest records ends on a
+    ``StreamCursor``, which the engine hands to the incremental lane when the last slice finishes.
+    """
+
+    def backfill_slices(self, stream: str, count: int) -> Sequence[str]:
+        """At most ``count`` slices of ``stream`` (text the connector alone understands), oldest records first."""
+        ...
+
+    def backfill_slice(self, stream: str, part: str, cursor: str | None) -> Iterator[Batch]:
+        """Yield batches of one slice, resuming after ``cursor`` (``None``: from the slice's start)."""
+        ...
+
+
+@runtime_checkable
 class WebhookReceiver(Protocol):
     """Optional capability: a connector that receives webhooks."""
 

@@ -14,16 +14,24 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from core.errors import ConfigError, MemberHubError, StillRunningError, StreamBusyError
+from core.errors import (
+    ConfigError,
+    MemberHubError,
+    PermanentError,
+    RetryableError,
+    StillRunningError,
+    StreamBusyError,
+)
 from core.events import Publish, no_observers
 from core.logs import get_logger
 from core.records import CanonicalRecord
+from core.store import backfill_slices as slices_repo
 from core.store import sync as repo
 from core.sync.breaker import CircuitBreaker
 from core.sync.contract import Batch, CheckResult, Rejected
@@ -68,6 +76,9 @@ class _Run:
     quarantined: int = 0
     cursor: str | None = None
     """The cursor of the last batch committed."""
+    slice_no: int | None = None
+    part: str | None = None
+    """The slice of a sliced backfill this run reads (its number in the plan and the connector's text)."""
 
 
 class SyncEngine:
@@ -125,12 +136,62 @@ class SyncEngine:
         on_report: Callable[[RunReport], None] | None = None,
     ) -> list[RunReport]:
         """Run several (instance, stream) jobs at once; one job's failure or hang never affects another's."""
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
-            futures = [pool.submit(self.run, name, stream, full_refresh=full_refresh) for name, stream in jobs]
-            for future in as_completed(futures):
-                if on_report:
-                    on_report(future.result())
-            return [future.result() for future in futures]
+        runs = [partial(self.run, name, stream, full_refresh=full_refresh) for name, stream in jobs]
+        return _in_parallel(runs, workers, on_report)
+
+    def plan_backfill(self, instance: str, stream: str, slices: int) -> list[int]:
+        """Plan a sliced backfill of ``stream`` in at most ``slices`` slices, or take up the one under way.
+
+        Returns the numbers of the slices still to run (``run_slice``). The connector plans in its isolated
+        process, as it reads; the plan is stored before any slice runs, so every worker sees the same one.
+        """
+        if slices < 1:
+            raise ConfigError("a sliced backfill needs at least one slice")
+        config = self.registry.instance(instance)
+        with stream_lock(self.engine, f"{instance}/{stream}/plan"):
+            with self.engine.connect() as conn:
+                plan = slices_repo.load_plan(conn, instance, stream)
+            if not plan:
+                parts = self._ask_for_slices(config, stream, slices)
+                with self.engine.begin() as conn:
+                    slices_repo.create_plan(conn, instance, stream, parts, self.clock())
+                    plan = slices_repo.load_plan(conn, instance, stream)
+                log.info("backfill planned", connector=instance, stream=stream, slices=len(parts))
+        return [row.slice_no for row in plan if row.finished_at is None]
+
+    def run_slice(self, instance: str, stream: str, number: int) -> RunReport:
+        """Run one slice of the stream's planned backfill; the last slice to finish hands over to incremental.
+
+        A slice already finished, or of a plan already complete (a task delivered twice), is ``skipped``.
+        """
+        config = self.registry.instance(instance)
+        lane = f"slice {number + 1}"
+        try:
+            with stream_lock(self.engine, f"{instance}/{stream}/slice/{number}"):
+                with self.engine.connect() as conn:
+                    row = slices_repo.load_slice(conn, instance, stream, number)
+                if row is None or row.finished_at is not None:
+                    return RunReport(None, instance, stream, lane, "skipped", error_message="slice already finished")
+                return self._execute(
+                    config, stream, lane, row.cursor, state_key=f"{stream}@{lane}", slice_no=number, part=row.descriptor
+                )
+        except StreamBusyError as error:
+            return RunReport(
+                None, instance, stream, lane, "skipped", error_class=type(error).__name__, error_message=str(error)
+            )
+
+    def run_sliced_backfill(
+        self,
+        instance: str,
+        stream: str,
+        slices: int,
+        *,
+        workers: int = 4,
+        on_report: Callable[[RunReport], None] | None = None,
+    ) -> list[RunReport]:
+        """Plan (or take up) a sliced backfill and run its slices on ``workers`` threads, each in its own reader."""
+        numbers = self.plan_backfill(instance, stream, slices)
+        return _in_parallel([partial(self.run_slice, instance, stream, n) for n in numbers], workers, on_report)
 
     def check(self, instance: str) -> CheckResult:
         """Run the connector's ``check`` in an isolated process with the instance's deadline."""
@@ -147,6 +208,23 @@ class SyncEngine:
     # ── one run ────────────────────────────────────────────────────────────────────────────────────
 
     def _run_locked(self, config: InstanceConfig, stream: str, lane: str) -> RunReport:
+        state_key = stream if lane == "incremental" else f"{stream}@backfill"
+        with self.engine.connect() as conn:
+            stored = repo.load_cursor(conn, config.name, state_key)
+        return self._execute(config, stream, lane, self._start_cursor(stored, config, lane), state_key=state_key)
+
+    def _execute(
+        self,
+        config: InstanceConfig,
+        stream: str,
+        lane: str,
+        start: str | None,
+        *,
+        state_key: str,
+        slice_no: int | None = None,
+        part: str | None = None,
+    ) -> RunReport:
+        """Run a stream (or one slice of it) from ``start``, recorded in ``sync_runs`` (the caller holds its lock)."""
         breaker = CircuitBreaker(
             self.engine,
             config.name,
@@ -154,18 +232,10 @@ class SyncEngine:
             reset_timeout=config.breaker_reset_s,
             clock=self.clock,
         )
-        state_key = stream if lane == "incremental" else f"{stream}@backfill"
         with self.engine.begin() as conn:
             repo.abandon_stale_runs(conn, config.name, stream, lane, self.clock())
-            stored = repo.load_cursor(conn, config.name, state_key)
-            start = self._start_cursor(stored, config, lane)
-            run = _Run(
-                config,
-                stream,
-                lane,
-                state_key,
-                repo.start_run(conn, config.name, stream, lane, start, self.clock()),
-            )
+            run_id = repo.start_run(conn, config.name, stream, lane, start, self.clock())
+        run = _Run(config, stream, lane, state_key, run_id, slice_no=slice_no, part=part)
         try:
             breaker.before_call()
         except MemberHubError as error:
@@ -173,7 +243,9 @@ class SyncEngine:
         failure = self._pump(run, start)
         if failure is None:
             breaker.record_success()
-            if lane == "backfill":
+            if run.slice_no is not None:
+                self._end_slice(run)
+            elif lane == "backfill":
                 self._end_backfill(run)
             return self._finish(run, "succeeded")
         if failure.error_class not in _HEALTHY_ENDINGS:
@@ -193,7 +265,12 @@ class SyncEngine:
 
     def _pump(self, run: _Run, cursor: str | None) -> ReaderFailure | None:
         spec = ReaderSpec(
-            run.instance, run.stream, cursor, extra_plugins=self.extra_plugins, backfill=run.lane == "backfill"
+            run.instance,
+            run.stream,
+            cursor,
+            extra_plugins=self.extra_plugins,
+            backfill=run.lane == "backfill",
+            part=run.part,
         )
         process, pipe = start_reader(spec)
         deadline = time.monotonic() + run.instance.deadline_s
@@ -216,7 +293,10 @@ class SyncEngine:
             result = self.sink.apply(conn, records)
             refused.extend(result.refused)
             quarantine(conn, self.dead_letters, run.instance.name, run.stream, refused, now)
-            repo.save_cursor(conn, run.instance.name, run.state_key, batch.cursor, now)
+            if run.slice_no is None:
+                repo.save_cursor(conn, run.instance.name, run.state_key, batch.cursor, now)
+            else:
+                slices_repo.save_slice_cursor(conn, run.instance.name, run.stream, run.slice_no, batch.cursor)
             repo.add_run_progress(
                 conn,
                 run.run_id,
@@ -257,12 +337,39 @@ class SyncEngine:
         now = self.clock()
         with self.engine.begin() as conn:
             repo.save_cursor(conn, run.instance.name, run.state_key, None, now)
-            handed = _stream_cursor(run.cursor)
-            current = _stream_cursor(repo.load_cursor(conn, run.instance.name, run.stream))
-            if handed is None or handed.updated_since is None or handed.page is not None or current is None:
+            _hand_over(conn, run.instance.name, run.stream, _stream_cursor(run.cursor), now)
+
+    def _end_slice(self, run: _Run) -> None:
+        """Mark the slice finished; the last slice of the plan hands the newest mark over and deletes the plan."""
+        assert run.slice_no is not None
+        now = self.clock()
+        with self.engine.begin() as conn:
+            plan = slices_repo.finish_slice(conn, run.instance.name, run.stream, run.slice_no, now)
+            if not plan:
                 return
-            if current.page is None and (current.updated_since is None or current.updated_since < handed.updated_since):
-                repo.save_cursor(conn, run.instance.name, run.stream, handed.to_json(), now)
+            marks = [_stream_cursor(row.cursor) for row in plan]
+            ended = [mark for mark in marks if mark is not None and mark.updated_since and mark.page is None]
+            newest = max(ended, key=lambda mark: mark.updated_since or now, default=None)
+            _hand_over(conn, run.instance.name, run.stream, newest, now)
+            slices_repo.delete_plan(conn, run.instance.name, run.stream)
+        log.info("sliced backfill finished", connector=run.instance.name, stream=run.stream, slices=len(plan))
+
+    def _ask_for_slices(self, config: InstanceConfig, stream: str, slices: int) -> list[str]:
+        """The connector's slices of ``stream``, asked in its isolated process within its deadline."""
+        spec = ReaderSpec(config, stream, extra_plugins=self.extra_plugins, plan_slices=slices)
+        process, pipe = start_reader(spec)
+        try:
+            kind, payload = _receive(pipe, process, time.monotonic() + config.deadline_s)
+        finally:
+            _stop(process)
+        if kind != "planned":
+            error = RetryableError if payload.retryable else PermanentError
+            raise error(
+                f"{config.name}/{stream}: planning the backfill failed: {payload.error_class}: {payload.message}"
+            )
+        if not payload or not all(isinstance(part, str) for part in payload):
+            raise PermanentError(f"{config.name}/{stream}: the connector planned no usable slices")
+        return list(payload)
 
     def _finish(self, run: _Run, status: str, error_class: str | None = None, message: str | None = None) -> RunReport:
         with self.engine.begin() as conn:
@@ -326,6 +433,30 @@ def _stop(process: Any) -> None:
     if process.is_alive():
         process.kill()
     process.join(timeout=10)
+
+
+def _in_parallel(
+    runs: Sequence[Callable[[], RunReport]], workers: int, on_report: Callable[[RunReport], None] | None
+) -> list[RunReport]:
+    """Run each callable on a thread pool of ``workers``; reports in the order given."""
+    with ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="sync") as pool:
+        futures = [pool.submit(run) for run in runs]
+        for future in as_completed(futures):
+            if on_report:
+                on_report(future.result())
+        return [future.result() for future in futures]
+
+
+def _hand_over(conn: Connection, connector: str, stream: str, handed: StreamCursor | None, now: datetime) -> None:
+    """Move the incremental lane's mark up to a finished backfill's end mark, if the lane is behind it.
+
+    Only a lane that never ran, or stopped between runs (not between pages), is moved.
+    """
+    current = _stream_cursor(repo.load_cursor(conn, connector, stream))
+    if handed is None or handed.updated_since is None or handed.page is not None or current is None:
+        return
+    if current.page is None and (current.updated_since is None or current.updated_since < handed.updated_since):
+        repo.save_cursor(conn, connector, stream, handed.to_json(), now)
 
 
 def _stream_cursor(text: str | None) -> StreamCursor | None:

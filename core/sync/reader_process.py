@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from core.errors import MemberHubError, RetryableError
+from core.errors import MemberHubError, PermanentError, RetryableError
 from core.plugins.manager import build_plugin_manager
-from core.sync.contract import Backfiller
+from core.sync.contract import Backfiller, Batch, Connector, SlicedBackfiller
 from core.sync.registry import ConnectorRegistry, InstanceConfig
 
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -34,6 +34,10 @@ class ReaderSpec:
     check_only: bool = False
     backfill: bool = False
     """Read through the connector's ``Backfiller`` capability when it has one (the backfill lane)."""
+    part: str | None = None
+    """Read this slice of a sliced backfill (``SlicedBackfiller.backfill_slice``)."""
+    plan_slices: int = 0
+    """Only plan a sliced backfill of at most this many slices (``SlicedBackfiller.backfill_slices``)."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,10 @@ def _reader_main(pipe: Connection, spec: ReaderSpec) -> None:
         if spec.check_only or spec.stream is None:
             pipe.send(("checked", connector.check()))
             return
-        read = connector.backfill if spec.backfill and isinstance(connector, Backfiller) else connector.read
-        for batch in read(spec.stream, spec.cursor):
+        if spec.plan_slices:
+            pipe.send(("planned", list(_sliced(connector).backfill_slices(spec.stream, spec.plan_slices))))
+            return
+        for batch in _batches(connector, spec):
             pipe.send(("batch", batch))
             if pipe.recv() != "more":
                 return
@@ -85,6 +91,22 @@ def _reader_main(pipe: Connection, spec: ReaderSpec) -> None:
         if connector is not None:
             connector.close()
         pipe.close()
+
+
+def _batches(connector: Connector, spec: ReaderSpec) -> Iterator[Batch]:
+    """The batches the spec asks for: a slice, the export path (backfill lane) or the plain read."""
+    assert spec.stream is not None
+    if spec.part is not None:
+        return _sliced(connector).backfill_slice(spec.stream, spec.part, spec.cursor)
+    if spec.backfill and isinstance(connector, Backfiller):
+        return connector.backfill(spec.stream, spec.cursor)
+    return connector.read(spec.stream, spec.cursor)
+
+
+def _sliced(connector: Connector) -> SlicedBackfiller:
+    if not isinstance(connector, SlicedBackfiller):
+        raise PermanentError("the connector cannot split a backfill into slices (no SlicedBackfiller capability)")
+    return connector
 
 
 def describe_failure(error: BaseException) -> ReaderFailure:

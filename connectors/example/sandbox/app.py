@@ -145,10 +145,10 @@ class _ExampleApi:
 
     def _list(self, request: Request, stream: str) -> Response:
         try:
-            since, after, limit = _list_params(request)
+            query = _list_query(request)
         except _BadRequest as error:
             return error_response(400, "invalid_parameter", str(error))
-        rows, next_key = self.state.page(stream, updated_since=since, after=after, limit=limit)
+        rows, next_key = self.state.page(stream, **query)
         fault = self.state.take_fault(ON_PAGES, request.url.path)
         if fault is not None and fault.kind == "non_json":
             return HTMLResponse("<html><body><h1>メンテナンス中</h1></body></html>")
@@ -157,26 +157,36 @@ class _ExampleApi:
         return JSONResponse({"data": rows, "next_cursor": encode_cursor(next_key)})
 
 
-def _list_params(request: Request) -> tuple[datetime | None, PageKey | None, int]:
+def _list_query(request: Request) -> dict[str, Any]:
+    """The list endpoints' parameters: ``updated_since``, ``updated_before``, ``order``, ``cursor``, ``limit``."""
     query = request.query_params
-    since = _aware_datetime(query["updated_since"]) if "updated_since" in query else None
-    after = decode_cursor(query["cursor"]) if query.get("cursor") else None
     try:
         limit = int(query.get("limit", DEFAULT_LIMIT))
     except ValueError:
         raise _BadRequest("limit must be an integer") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise _BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
-    return since, after, limit
+    order = query.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise _BadRequest("order must be asc or desc")
+    return {
+        "updated_since": _aware_datetime(query, "updated_since"),
+        "updated_before": _aware_datetime(query, "updated_before"),
+        "after": decode_cursor(query["cursor"]) if query.get("cursor") else None,
+        "limit": limit,
+        "descending": order == "desc",
+    }
 
 
-def _aware_datetime(text: str) -> datetime:
+def _aware_datetime(query: Any, name: str) -> datetime | None:
+    if name not in query:
+        return None
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(query[name])
     except ValueError:
-        raise _BadRequest("updated_since must be an ISO 8601 date-time") from None
+        raise _BadRequest(f"{name} must be an ISO 8601 date-time") from None
     if moment.tzinfo is None:
-        raise _BadRequest("updated_since must carry a UTC offset")
+        raise _BadRequest(f"{name} must carry a UTC offset")
     return moment
 
 

@@ -98,19 +98,28 @@ class SandboxState(FaultInjection):
             return copy.deepcopy(self._rows[stream][record_id])
 
     def page(
-        self, stream: str, *, updated_since: datetime | None, after: PageKey | None, limit: int
+        self,
+        stream: str,
+        *,
+        updated_since: datetime | None,
+        after: PageKey | None,
+        limit: int,
+        updated_before: datetime | None = None,
+        descending: bool = False,
     ) -> tuple[list[dict[str, Any]], PageKey | None]:
-        """Rows by ``(updated_at, id)`` from ``updated_since`` (inclusive) and strictly past ``after``.
+        """Rows by ``(updated_at, id)`` in ``[updated_since, updated_before)`` and strictly past ``after``.
 
-        Returns the page and the key to continue after, or ``None`` on the last page. The key is a position,
-        not an offset, so a row that moves to the end because it was updated cannot shift others past it.
+        ``descending`` serves the newest first (``after`` then means strictly before). Returns the page and
+        the key to continue after, or ``None`` on the last page. The key is a position, not an offset, so a
+        row that moves to the end because it was updated cannot shift others past it.
         """
         with self._lock:
-            rows = sorted(self._rows[stream].values(), key=page_key)
+            rows = sorted(self._rows[stream].values(), key=page_key, reverse=descending)
             chosen = [
                 row for row in rows
                 if (updated_since is None or _updated_at(row) >= updated_since)
-                and (after is None or page_key(row) > after)
+                and (updated_before is None or _updated_at(row) < updated_before)
+                and (after is None or (page_key(row) < after if descending else page_key(row) > after))
             ]  # fmt: skip
             served = copy.deepcopy(chosen[:limit])
             return served, (page_key(served[-1]) if len(chosen) > limit else None)
