@@ -20,6 +20,7 @@ from core.crypto.sealing import MemberSealer, WrappedDataKey
 from core.events import DomainEvent
 from core.loyalty.coupons import CouponIssuer
 from core.loyalty.ledger import Entry, LedgerWriter
+from core.loyalty.member_rules import YearlyBenefit
 from core.loyalty.periods import jst_date
 from core.loyalty.ranks import roots_through
 from core.loyalty.rules import LoyaltyRules
@@ -62,9 +63,11 @@ def give_birthday_benefits(
     parents = loyalty_repo.merge_parents(conn)
     done = set(roots_through(parents, repo.benefited_members(conn, f"birthday:{today.year}:")).values())
     read, due = _roots_born_in(conn, sealer, today.month, done)
+    events = [birthday_event(today.year, root) for root in due]
     if birthday.benefit == "points":
-        return BirthdayOutcome(read, len(due), tuple(_give_points(conn, rules, now, due, today.year)))
-    messages = _give_coupons(conn, rules, now, due, today.year, outbox)
+        given = give_points(conn, rules, birthday, now, due, events, "birthday bonus")
+        return BirthdayOutcome(read, len(due), tuple(given))
+    messages = give_coupons(conn, rules, birthday, now, due, events, outbox)
     return BirthdayOutcome(read, len(due), (), messages)
 
 
@@ -86,29 +89,40 @@ def _roots_born_in(conn: Connection, sealer: MemberSealer, month: int, done: set
     return read, born
 
 
-def _give_points(
-    conn: Connection, rules: LoyaltyRules, now: datetime, roots: list[UUID], year: int
+def give_points(
+    conn: Connection,
+    rules: LoyaltyRules,
+    benefit: YearlyBenefit,
+    now: datetime,
+    roots: list[UUID],
+    source_events: list[str],
+    note: str,
 ) -> list[DomainEvent]:
-    points = rules.birthday.points if rules.birthday else None
-    assert points is not None  # validated: benefit "points" has points
+    """Credit ``benefit.points`` to each root under its source event (the birthday's, an anniversary's)."""
+    assert benefit.points is not None  # validated: benefit "points" has points
     ledger = LedgerWriter({root: root for root in roots}, now)
     expires_at = rules.expiry.expires_at(now)
-    for root in roots:
+    for root, source_event in zip(roots, source_events, strict=True):
         bonus = Entry(
-            root, "adjust", points, birthday_event(year, root), now, rules.version, now,
-            available_at=now, expires_at=expires_at, note="birthday bonus",
+            root, "adjust", benefit.points, source_event, now, rules.version, now,
+            available_at=now, expires_at=expires_at, note=note,
         )  # fmt: skip
         ledger.add(bonus)
     return list(ledger.write(conn))
 
 
-def _give_coupons(
-    conn: Connection, rules: LoyaltyRules, now: datetime, roots: list[UUID], year: int, outbox: PayloadSealer | None
+def give_coupons(
+    conn: Connection,
+    rules: LoyaltyRules,
+    benefit: YearlyBenefit,
+    now: datetime,
+    roots: list[UUID],
+    source_events: list[str],
+    outbox: PayloadSealer | None,
 ) -> int:
-    """Issue the template's coupon to each root; returns the outbox messages written for them."""
-    code = rules.birthday.coupon if rules.birthday else None
-    template = rules.coupon_template(code) if code else None
+    """Issue the benefit's coupon to each root under its source event; returns the outbox messages written."""
+    template = rules.coupon_template(benefit.coupon) if benefit.coupon else None
     assert template is not None  # validated: the template exists
     issuer = CouponIssuer(conn, now, outbox=outbox)
-    issuer.issue([(root, template, birthday_event(year, root)) for root in roots])
+    issuer.issue([(root, template, event) for root, event in zip(roots, source_events, strict=True)])
     return issuer.messages

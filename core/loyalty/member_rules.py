@@ -1,11 +1,12 @@
-"""The ``[birthday]``, ``[rfm]``, ``[[segments]]``, ``[expiry_notice]`` and ``[member_status]`` sections, validated.
+"""The member sections of the rules file, validated: yearly benefits, scores, segments and status pushes.
 
-``[birthday]`` is the benefit of the birthday month (points, or a coupon of a ``[[coupons]]`` template);
-``[rfm]`` is the window of the frequency and monetary scores; a segment is a named set of conditions over a
-cluster's rank, RFM figures, channels, last purchase and email consent, with the outbox destinations its
-changes are pushed to. ``[expiry_notice]`` says who hears of points about to expire, ``[member_status]``
-which systems are kept told of each member's rank, points and segments. ``LoyaltyRules``
-(``core.loyalty.rules``) holds them and checks the codes they name (ranks, coupon templates).
+``[birthday]`` and ``[anniversary]`` are the benefits of the birthday month and of the membership-anniversary
+month (points, or a coupon of a ``[[coupons]]`` template); ``[rfm]`` is the window of the frequency and
+monetary scores; ``[loyalty_score]`` the weights and windows of the 0–100 loyalty score; a segment is a named
+set of conditions over a cluster's rank, RFM figures, loyalty score, channels, last purchase and email consent,
+with the outbox destinations its changes are pushed to. ``[expiry_notice]`` says who hears of points about
+to expire, ``[member_status]`` which systems are kept told of each member's rank, points and segments.
+``LoyaltyRules`` (``core.loyalty.rules``) holds them and checks the codes they name (ranks, coupon templates).
 Reference: docs/loyalty.md.
 """
 
@@ -17,7 +18,16 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-__all__ = ["Birthday", "ExpiryNotice", "MemberFacts", "MemberStatus", "Rfm", "Segment"]
+__all__ = [
+    "Anniversary",
+    "Birthday",
+    "ExpiryNotice",
+    "LoyaltyScore",
+    "MemberFacts",
+    "MemberStatus",
+    "Rfm",
+    "Segment",
+]
 
 # The same syntax as every code of the rules file (``core.loyalty.rules.Code``).
 _Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
@@ -34,19 +44,68 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Birthday(_Section):
-    """Once a year, in the cluster's birthday month (Asia/Tokyo): ``points``, or a coupon of template ``coupon``."""
+class YearlyBenefit(_Section):
+    """A benefit given once a year: ``points``, or a coupon of the ``[[coupons]]`` template ``coupon``."""
 
     benefit: Literal["points", "coupon"]
     points: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     coupon: _Code | None = None
 
     @model_validator(mode="after")
-    def _one_benefit(self) -> Birthday:
+    def _one_benefit(self) -> YearlyBenefit:
         if self.benefit == "points" and (self.points is None or self.coupon is not None):
             raise ValueError("benefit points needs points (and no coupon)")
         if self.benefit == "coupon" and (self.coupon is None or self.points is not None):
             raise ValueError("benefit coupon needs coupon, the code of a [[coupons]] template (and no points)")
+        return self
+
+
+class Birthday(YearlyBenefit):
+    """Once a year, in the cluster's birthday month (Asia/Tokyo)."""
+
+
+class Anniversary(YearlyBenefit):
+    """Once a year, in the month (Asia/Tokyo) the cluster joined, from the first anniversary on."""
+
+
+_Weight = Annotated[int, Field(ge=0, le=100)]
+_Part = Annotated[int, Field(ge=0, le=100)]
+
+
+class LoyaltyScore(_Section):
+    """How the 0–100 loyalty score weighs RFM, survey satisfaction and complaints, and the windows they count.
+
+    Each part is 0–100; the score is their weighted mean (weights in percent, adding up to 100), rounded.
+    Satisfaction is the mean answer to ``satisfaction_question`` (``"score"``: the response's 0–10 score) over
+    ``survey_months``, placed on ``satisfaction_scale``; a cluster without an answer gets ``no_survey``. The
+    inquiry part is 100 less ``complaint_penalty`` per inquiry of ``complaint_categories`` opened within
+    ``complaint_days``, and ``unresolved_penalty`` more for each of them still open or pending (0 at worst).
+    """
+
+    rfm_weight: _Weight = 60
+    satisfaction_weight: _Weight = 25
+    inquiry_weight: _Weight = 15
+    survey_months: Annotated[int, Field(ge=1, le=60)] = 12
+    satisfaction_question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = (
+        "satisfaction"
+    )
+    satisfaction_scale: tuple[int, int] = (1, 5)
+    no_survey: _Part = 50
+    complaint_days: Annotated[int, Field(ge=1, le=3650)] = 180
+    complaint_categories: Annotated[tuple[_Code, ...], Field(min_length=1)] = ("complaint",)
+    complaint_penalty: _Part = 25
+    unresolved_penalty: _Part = 25
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LoyaltyScore:
+        total = self.rfm_weight + self.satisfaction_weight + self.inquiry_weight
+        if total != 100:
+            raise ValueError(
+                f"rfm_weight + satisfaction_weight + inquiry_weight must add up to 100 (percent), not {total}"
+            )
+        low, high = self.satisfaction_scale
+        if low >= high:
+            raise ValueError(f"satisfaction_scale: the worst answer {low} must be below the best {high}")
         return self
 
 
@@ -87,6 +146,7 @@ class MemberFacts(NamedTuple):
     store_frequency: int
     online_frequency: int
     email_opt_in: bool
+    loyalty_score: int | None = None  # None: not scored yet (the cluster is newer than the last scoring)
 
 
 class Segment(_Section):
@@ -95,7 +155,8 @@ class Segment(_Section):
     Score lists name the scores accepted (1 worst … 5 best, 0: never bought). ``channels``: bought through
     each of them within the RFM window; ``without_channels``: through none of them. ``spend_*`` is the net
     spend in the RFM window (``monetary``); ``last_purchase_days_*`` the days since the last purchase ever (a
-    cluster that never bought matches neither). ``email_opt_in``: the newest email consent of the cluster
+    cluster that never bought matches neither); ``loyalty_score_*`` the loyalty score (a cluster not scored
+    yet matches neither). ``email_opt_in``: the newest email consent of the cluster
     (none counts as not opted in). ``destinations``: connector instances that receive the changes.
     """
 
@@ -112,6 +173,8 @@ class Segment(_Section):
     without_channels: tuple[_Channel, ...] = ()
     last_purchase_days_min: _Days | None = None
     last_purchase_days_max: _Days | None = None
+    loyalty_score_min: _Part | None = None
+    loyalty_score_max: _Part | None = None
     email_opt_in: bool | None = None
     destinations: tuple[Destination, ...] = ()
 
@@ -121,6 +184,8 @@ class Segment(_Section):
             raise ValueError(f"segment {self.code}: spend_min is above spend_max")
         if _above(self.last_purchase_days_min, self.last_purchase_days_max):
             raise ValueError(f"segment {self.code}: last_purchase_days_min is above last_purchase_days_max")
+        if _above(self.loyalty_score_min, self.loyalty_score_max):
+            raise ValueError(f"segment {self.code}: loyalty_score_min is above loyalty_score_max")
         if set(self.channels) & set(self.without_channels):
             raise ValueError(f"segment {self.code}: a channel is both in channels and in without_channels")
         return self
@@ -146,6 +211,9 @@ class Segment(_Section):
         if self.last_purchase_days_min is not None or self.last_purchase_days_max is not None:
             low, high = self.last_purchase_days_min, self.last_purchase_days_max
             tests.append(lambda f: f.recency_days is not None and _within(f.recency_days, low, high))
+        if self.loyalty_score_min is not None or self.loyalty_score_max is not None:
+            least, most = self.loyalty_score_min, self.loyalty_score_max
+            tests.append(lambda f: f.loyalty_score is not None and _within(f.loyalty_score, least, most))
         if self.email_opt_in is not None:
             tests.append(lambda f: f.email_opt_in == self.email_opt_in)
         return tuple(tests)

@@ -1,10 +1,10 @@
 """The nightly loyalty jobs in their order, each in its own transaction, timed.
 
-Order: expiry (lapse lots, release pending points), expiry notices, rank period end, birthday benefits, RFM
-scores, segments (which read the RFM scores just written), then the member statuses pushed to the systems that
-show them (which read the segments). One transaction per job keeps a failure of a later job
-from undoing an earlier one, and keeps each job's locks short; every job is idempotent, so running the whole
-list again the same night changes nothing more.
+Order: expiry (lapse lots, release pending points), expiry notices, rank period end, birthday and anniversary
+benefits, RFM scores, loyalty scores (which read the RFM scores), segments (which read both), then the member
+statuses pushed to the systems that show them (which read the segments). One transaction per job keeps a
+failure of a later job from undoing an earlier one, and keeps each job's locks short; every job is idempotent,
+so running the whole list again the same night changes nothing more.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from sqlalchemy import Connection, Engine
 from core.analytics.book import refresh_reports
 from core.crypto.sealing import MemberSealer
 from core.events import DomainEvent
+from core.loyalty.anniversary import give_anniversary_benefits
 from core.loyalty.engine import LoyaltyEngine
+from core.loyalty.score import score_members
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ def run_nightly(
         ("expiry notices", lambda conn: _expiry_notices(loyalty, conn, now, sealer)),
         ("rank period end", lambda conn: _period_end(loyalty, conn, now)),
         ("birthday", lambda conn: _birthday(loyalty, conn, now, sealer)),
+        ("anniversary", lambda conn: _anniversary(loyalty, conn, now)),
         ("rfm", lambda conn: _rfm(loyalty, conn, now)),
+        ("loyalty score", lambda conn: _loyalty_score(loyalty, conn, now)),
         ("segments", lambda conn: _segments(loyalty, conn, now)),
         ("member status", lambda conn: _member_status(loyalty, conn, now, sealer)),
         ("analytics", lambda conn: _analytics(loyalty, conn, now)),
@@ -93,6 +97,18 @@ def _birthday(
 def _rfm(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[str, tuple[DomainEvent, ...]]:
     outcome = loyalty.run_rfm(conn, now)
     return f"{outcome.members:,} members scored, {outcome.buyers:,} of them buyers", ()
+
+
+def _loyalty_score(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[str, tuple[DomainEvent, ...]]:
+    outcome = score_members(conn, loyalty.rules.loyalty_score, now)
+    return f"{outcome.members:,} members scored, mean {outcome.mean:.1f}", ()
+
+
+def _anniversary(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[str, tuple[DomainEvent, ...]]:
+    if loyalty.rules.anniversary is None:
+        return "no [anniversary] in the rules", ()
+    outcome = give_anniversary_benefits(conn, loyalty.rules, now, loyalty.outbox)
+    return f"{outcome.given:,} anniversary benefits given ({outcome.due:,} anniversaries this month)", outcome.events
 
 
 def _segments(loyalty: LoyaltyEngine, conn: Connection, now: datetime) -> tuple[str, tuple[DomainEvent, ...]]:

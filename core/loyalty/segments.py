@@ -1,12 +1,12 @@
 """The segments job: who is in which ``[[segments]]`` of the rules, stored, and every change told.
 
-Every cluster root is judged against every segment. The job reads the scores of the last RFM run, so it runs
-after it. Each change of a cluster (segments joined and left) becomes a ``SegmentChanged`` event and, for
-every destination of a changed segment where the cluster has a customer id (a source link of any of its
-members), one entry of a batched ``member.segments`` outbox message. A destination gets one message per 500
-changes rather than one per member: a first run over 200,000 members writes hundreds of messages, not
-hundreds of thousands. An entry carries the cluster's full set of that destination's segments as well as
-what it joined and left, so a writer can set tags outright.
+Every cluster root is judged against every segment. The job reads the scores of the last RFM and loyalty score
+runs, so it runs after them. Each change of a cluster (segments joined and left) becomes a ``SegmentChanged``
+event and, for every destination of a changed segment where the cluster has a customer id (a source link of
+any of its members), one entry of a batched ``member.segments`` outbox message. A destination gets one message
+per 500 changes rather than one per member: a first run over 200,000 members writes hundreds of messages, not
+hundreds of thousands. An entry carries the cluster's full set of that destination's segments as well as what
+it joined and left, so a writer can set tags outright.
 
 Memberships of members that are no longer cluster roots (merged since, or erased) are dropped without a
 message; memberships of segments the rules no longer define count as left.
@@ -27,6 +27,7 @@ from core.errors import ConfigError
 from core.events import SegmentChanged
 from core.loyalty.member_rules import MemberFacts
 from core.loyalty.rules import LoyaltyRules
+from core.store import loyalty_scores
 from core.store import segments as repo
 from core.sync import outbox
 from core.sync.contract import SEGMENTS_MESSAGE
@@ -54,12 +55,13 @@ def recompute_segments(
     lowest = rules.lowest.code
     tests = [(segment.code, segment.admits) for segment in rules.segments]
     stored = repo.memberships(conn)
+    loyalty = loyalty_scores.scores(conn) if _tests_loyalty_score(rules) else {}
     roots, events = set(), []
     for row in repo.root_facts(conn):
         facts = MemberFacts(
             row.id, ranks.get(row.rank_code, lowest), row.recency_days, row.frequency or 0, row.monetary or 0,
             row.recency_score or 0, row.frequency_score or 0, row.monetary_score or 0, row.store_frequency or 0,
-            row.online_frequency or 0, bool(row.email_opt_in),
+            row.online_frequency or 0, bool(row.email_opt_in), loyalty.get(row.id),
         )  # fmt: skip
         roots.add(row.id)
         wanted = {code for code, admits in tests if admits(facts)}
@@ -75,6 +77,11 @@ def recompute_segments(
     messages = _send(conn, rules, now, sealer, events)
     joins, leaves = sum(len(e.joined) for e in events), sum(len(e.left) for e in events)
     return SegmentsOutcome(len(roots), joins, leaves, messages, tuple(events))
+
+
+def _tests_loyalty_score(rules: LoyaltyRules) -> bool:
+    """Whether a segment tests the loyalty score (only then are 200,000 scores read)."""
+    return any(s.loyalty_score_min is not None or s.loyalty_score_max is not None for s in rules.segments)
 
 
 def _uuid(raw: Any) -> UUID:

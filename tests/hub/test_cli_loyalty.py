@@ -122,7 +122,8 @@ def test_run_jobs_reports_every_nightly_job_in_order(member_id):
     assert result.exit_code == 0, result.output
     lines = [line.split(":")[0] for line in result.output.splitlines()]
     assert lines == [
-        "expiry", "expiry notices", "rank period end", "birthday", "rfm", "segments", "member status", "analytics",
+        "expiry", "expiry notices", "rank period end", "birthday", "anniversary", "rfm", "loyalty score", "segments",
+        "member status", "analytics",
     ]  # fmt: skip
     assert "expiry: 0 lots written off" in result.output
     assert "rank period end: 0 rank changes" in result.output

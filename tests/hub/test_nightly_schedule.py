@@ -51,7 +51,8 @@ def test_the_hub_scheduler_runs_connectors_outbox_and_nightly_jobs(hub):
 def test_the_jobs_run_and_report_each_step(hub):
     runs = hub.run_loyalty_jobs()
     assert [run.name for run in runs] == [
-        "expiry", "expiry notices", "rank period end", "birthday", "rfm", "segments", "member status", "analytics",
+        "expiry", "expiry notices", "rank period end", "birthday", "anniversary", "rfm", "loyalty score", "segments",
+        "member status", "analytics",
     ]  # fmt: skip
 
 

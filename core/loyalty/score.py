@@ -1,0 +1,187 @@
+"""The loyalty score job: a 0–100 score per cluster root from RFM, survey satisfaction and complaints.
+
+Three parts, each 0–100, weighed by ``[loyalty_score]`` (percent, adding up to 100):
+
+- **rfm**: the last RFM run's quintile scores, ``(R + F + M − 3) ÷ 12 × 100`` (all three 1: 0; all three 5:
+  100); a cluster that never bought (scores 0) or is not scored yet gets 0.
+- **satisfaction**: the mean answer to ``satisfaction_question`` of the cluster's responses of the last
+  ``survey_months``, placed on ``satisfaction_scale`` (the worst answer 0, the best 100); answers that are
+  not numbers or lie outside the scale do not count, as a survey rule would not compare them; a cluster
+  without an answer gets ``no_survey``.
+- **inquiries**: 100, less ``complaint_penalty`` per inquiry of ``complaint_categories`` opened in the last
+  ``complaint_days`` and ``unresolved_penalty`` more for each of them still open or pending; 0 at worst.
+
+The score is the weighted sum rounded half up, computed in exact fractions; ``parts`` keeps each part's
+value, weight, contribution (one decimal) and the figures behind it, so the console can say why a member
+scores 72. The job runs after the RFM job, whose scores it reads, and before segments, which may test it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection
+
+from core.loyalty.member_rules import LoyaltyScore
+from core.loyalty.periods import months_before
+from core.store import loyalty_scores as repo
+
+__all__ = ["PARTS", "LoyaltyScoreOutcome", "ScoreInputs", "ScorePart", "ScoredMember", "compute_score", "explain"]
+
+PARTS = ("rfm", "satisfaction", "inquiries")
+"""The parts of the score, in the order they are shown."""
+
+
+@dataclass(frozen=True)
+class LoyaltyScoreOutcome:
+    """What one run scored: cluster roots, and their mean score (0 when there are none)."""
+
+    members: int
+    mean: float
+
+
+@dataclass(frozen=True)
+class ScoreInputs:
+    """One cluster's figures: its RFM scores (0: never bought or not scored), satisfaction answers, complaints."""
+
+    rfm: tuple[int, int, int] = (0, 0, 0)
+    answers: tuple[Decimal, ...] = ()
+    complaints: int = 0
+    unresolved: int = 0
+
+
+@dataclass(frozen=True)
+class ScorePart:
+    """One part of a score as explained: value 0–100, weight in percent, its points in the score, the figures."""
+
+    name: str
+    weight: int
+    value: float
+    points: float
+    figures: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ScoredMember:
+    """A cluster root's stored score, when it was computed, and its parts in ``PARTS`` order."""
+
+    score: int
+    computed_at: datetime
+    parts: tuple[ScorePart, ...]
+
+
+def compute_score(config: LoyaltyScore, inputs: ScoreInputs) -> tuple[int, dict[str, Any]]:
+    """The score of one cluster and its ``parts`` document (what ``member_loyalty_scores.parts`` holds)."""
+    values = {
+        "rfm": _rfm_part(inputs.rfm),
+        "satisfaction": _satisfaction_part(config, inputs.answers),
+        "inquiries": _inquiry_part(config, inputs.complaints, inputs.unresolved),
+    }
+    weights = {"rfm": config.rfm_weight, "satisfaction": config.satisfaction_weight, "inquiries": config.inquiry_weight}
+    total = sum((weights[name] * values[name] / 100 for name in PARTS), Fraction(0))
+    mean = sum(inputs.answers, Decimal(0)) / len(inputs.answers) if inputs.answers else None
+    figures: dict[str, dict[str, Any]] = {
+        "rfm": dict(zip(("recency_score", "frequency_score", "monetary_score"), inputs.rfm, strict=True)),
+        "satisfaction": {"answers": len(inputs.answers), "mean": None if mean is None else _one_decimal(mean)},
+        "inquiries": {"complaints": inputs.complaints, "unresolved": inputs.unresolved},
+    }
+    parts = {
+        name: {"weight": weights[name], "value": _one_decimal(values[name]),
+               "points": _one_decimal(weights[name] * values[name] / 100), **figures[name]}
+        for name in PARTS
+    }  # fmt: skip
+    return math.floor(total + Fraction(1, 2)), parts
+
+
+def score_members(conn: Connection, config: LoyaltyScore, now: datetime) -> LoyaltyScoreOutcome:
+    """Rewrite every cluster root's score as of ``now`` from the last RFM scores, surveys and inquiries."""
+    answers = _answers(conn, config, months_before(now, config.survey_months))
+    complaints = repo.complaints(conn, now - timedelta(days=config.complaint_days), config.complaint_categories)
+    scored: list[int] = []
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for row in repo.root_rfm_scores(conn):
+            root = _uuid(row.id)
+            rfm = (row.recency_score or 0, row.frequency_score or 0, row.monetary_score or 0)
+            count, unresolved = complaints.get(root, (0, 0))
+            score, parts = compute_score(config, ScoreInputs(rfm, tuple(answers.get(root, ())), count, unresolved))
+            scored.append(score)
+            yield {"member_id": root, "score": score, "parts": json.dumps(parts, sort_keys=True), "computed_at": now}
+
+    members = repo.replace_scores(conn, rows())
+    return LoyaltyScoreOutcome(members, sum(scored) / members if members else 0.0)
+
+
+def explain(conn: Connection, root: UUID) -> ScoredMember | None:
+    """The stored score of a cluster root with its parts, or ``None`` if the job has not scored it yet."""
+    row = repo.score_of(conn, root)
+    if row is None:
+        return None
+    document = json.loads(row.parts)
+    parts = []
+    for name in PARTS:
+        part = dict(document.get(name, {}))
+        weight, value, points = part.pop("weight", 0), part.pop("value", 0.0), part.pop("points", 0.0)
+        parts.append(ScorePart(name, int(weight), float(value), float(points), part))
+    return ScoredMember(int(row.score), row.computed_at, tuple(parts))
+
+
+def satisfaction_answer(config: LoyaltyScore, score: int | None, answers: Any) -> Decimal | None:
+    """The satisfaction a response gives, if it answered ``satisfaction_question`` with a number on the scale."""
+    if config.satisfaction_question == "score":
+        raw: Any = score
+    else:
+        raw = answers.get(config.satisfaction_question) if isinstance(answers, dict) else None
+    if raw is None:
+        return None
+    try:
+        number = Decimal(str(raw).strip())  # full-width digits ("３") read as numbers, as in survey rules
+    except InvalidOperation:
+        return None
+    low, high = config.satisfaction_scale
+    return number if number.is_finite() and low <= number <= high else None
+
+
+def _answers(conn: Connection, config: LoyaltyScore, since: datetime) -> dict[UUID, list[Decimal]]:
+    found: dict[UUID, list[Decimal]] = defaultdict(list)
+    for root, score, answers in repo.survey_answers(conn, since):
+        answer = satisfaction_answer(config, score, answers)
+        if answer is not None:
+            found[_uuid(root)].append(answer)
+    return found
+
+
+def _rfm_part(rfm: tuple[int, int, int]) -> Fraction:
+    if min(rfm) < 1:
+        return Fraction(0)
+    return Fraction(sum(rfm) - 3, 12) * 100
+
+
+def _satisfaction_part(config: LoyaltyScore, answers: tuple[Decimal, ...]) -> Fraction:
+    if not answers:
+        return Fraction(config.no_survey)
+    low, high = config.satisfaction_scale
+    mean = sum((Fraction(answer) for answer in answers), Fraction(0)) / len(answers)
+    return (mean - low) / (high - low) * 100
+
+
+def _inquiry_part(config: LoyaltyScore, complaints: int, unresolved: int) -> Fraction:
+    return Fraction(max(0, 100 - complaints * config.complaint_penalty - unresolved * config.unresolved_penalty))
+
+
+def _one_decimal(value: Fraction | Decimal) -> float:
+    return float(round(Fraction(value), 1))
+
+
+def _uuid(raw: Any) -> UUID:
+    """A member id as the store read it (hex text on SQLite, ``UUID`` on PostgreSQL) as a ``UUID``."""
+    return raw if isinstance(raw, UUID) else UUID(str(raw))
