@@ -114,6 +114,10 @@ class PermanentError(SyncError):
         self.status = status
 
 
+class NotSliceableError(PermanentError):
+    """The connector cannot split a stream's backfill into slices; it is backfilled whole instead."""
+
+
 class CircuitOpenError(SyncError):
     """The connector's circuit breaker is open; calls are short-circuited until the next probe."""
 

@@ -23,10 +23,12 @@ from sqlalchemy import Connection, Engine
 from core.errors import (
     ConfigError,
     MemberHubError,
+    NotSliceableError,
     PermanentError,
     RetryableError,
     StillRunningError,
     StreamBusyError,
+    SyncError,
 )
 from core.events import Publish, no_observers
 from core.logs import get_logger
@@ -180,18 +182,31 @@ class SyncEngine:
                 None, instance, stream, lane, "skipped", error_class=type(error).__name__, error_message=str(error)
             )
 
-    def run_sliced_backfill(
+    def run_backfills(
         self,
-        instance: str,
-        stream: str,
-        slices: int,
+        jobs: Sequence[tuple[str, str]],
         *,
+        slices: int,
         workers: int = 4,
         on_report: Callable[[RunReport], None] | None = None,
     ) -> list[RunReport]:
-        """Plan (or take up) a sliced backfill and run its slices on ``workers`` threads, each in its own reader."""
-        numbers = self.plan_backfill(instance, stream, slices)
-        return _in_parallel([partial(self.run_slice, instance, stream, n) for n in numbers], workers, on_report)
+        """Full refreshes of (instance, stream) jobs, each split into up to ``slices`` slices where it can be.
+
+        Every stream is planned first (or its plan under way taken up); then all slices — and the whole-stream
+        backfills of connectors that cannot slice — run on ``workers`` threads, each in its own reader process.
+        A stream whose planning fails is reported failed and the others go on.
+        """
+        runs: list[Callable[[], RunReport]] = []
+        for name, stream in jobs:
+            try:
+                numbers = self.plan_backfill(name, stream, slices)
+            except NotSliceableError:
+                runs.append(partial(self.run, name, stream, full_refresh=True))
+            except SyncError as error:
+                runs.append(partial(_unplanned, name, stream, error))
+            else:
+                runs.extend(partial(self.run_slice, name, stream, number) for number in numbers)
+        return _in_parallel(runs, workers, on_report)
 
     def check(self, instance: str) -> CheckResult:
         """Run the connector's ``check`` in an isolated process with the instance's deadline."""
@@ -363,7 +378,7 @@ class SyncEngine:
         finally:
             _stop(process)
         if kind != "planned":
-            error = RetryableError if payload.retryable else PermanentError
+            error = _PLANNING_ERRORS.get(payload.error_class, RetryableError if payload.retryable else PermanentError)
             raise error(
                 f"{config.name}/{stream}: planning the backfill failed: {payload.error_class}: {payload.message}"
             )
@@ -433,6 +448,16 @@ def _stop(process: Any) -> None:
     if process.is_alive():
         process.kill()
     process.join(timeout=10)
+
+
+_PLANNING_ERRORS: dict[str, type[SyncError]] = {NotSliceableError.__name__: NotSliceableError}
+
+
+def _unplanned(instance: str, stream: str, error: SyncError) -> RunReport:
+    """The report of a backfill whose planning failed: nothing was read, no run was started."""
+    return RunReport(
+        None, instance, stream, "backfill", "failed", error_class=type(error).__name__, error_message=str(error)
+    )
 
 
 def _in_parallel(

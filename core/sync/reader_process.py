@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from core.errors import MemberHubError, PermanentError, RetryableError
+from core.errors import MemberHubError, NotSliceableError, RetryableError
 from core.plugins.manager import build_plugin_manager
 from core.sync.contract import Backfiller, Batch, Connector, SlicedBackfiller
 from core.sync.registry import ConnectorRegistry, InstanceConfig
@@ -105,7 +105,7 @@ def _batches(connector: Connector, spec: ReaderSpec) -> Iterator[Batch]:
 
 def _sliced(connector: Connector) -> SlicedBackfiller:
     if not isinstance(connector, SlicedBackfiller):
-        raise PermanentError("the connector cannot split a backfill into slices (no SlicedBackfiller capability)")
+        raise NotSliceableError("the connector cannot split a backfill into slices (no SlicedBackfiller capability)")
     return connector
 
 

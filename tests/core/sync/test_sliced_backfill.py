@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from connectors.example.sandbox import SandboxServer
@@ -35,7 +36,7 @@ def _incremental_mark(kit):
 def test_slices_read_every_record_exactly_once_and_hand_over_to_the_incremental_lane(sync_kit):
     with SandboxServer(customers=30, orders=ORDERS) as sandbox:
         engine = sync_kit.sync_engine(example_instance("shop", sandbox.url, page_size=20))
-        reports = engine.run_sliced_backfill("shop", "orders", 4, workers=4)
+        reports = engine.run_backfills([("shop", "orders")], slices=4, workers=4)
         stored_ids = sandbox.record_ids("orders")
         newest = max(datetime.fromisoformat(sandbox.state.record("orders", rid)["updated_at"]) for rid in stored_ids)
         before = len(sandbox.state.requests)
@@ -61,7 +62,7 @@ def test_an_interrupted_slice_resumes_from_its_cursor_and_finished_slices_do_not
         sandbox.state.fail_next(1, 400, path="/v1/orders", spare=2)  # the second slice's third page
         broken = engine.run_slice("shop", "orders", numbers[1])
         assert engine.plan_backfill("shop", "orders", 3) == numbers[1:], "a plan under way is taken up, not redone"
-        rest = engine.run_sliced_backfill("shop", "orders", 3, workers=2)
+        rest = engine.run_backfills([("shop", "orders")], slices=3, workers=2)
         again = engine.run_slice("shop", "orders", numbers[0])
 
     assert first.status == "succeeded" and broken.status == "partial" and broken.records_read == 40
@@ -73,3 +74,31 @@ def test_an_interrupted_slice_resumes_from_its_cursor_and_finished_slices_do_not
     with sync_kit.engine.connect() as conn:
         lanes = conn.scalars(select(SyncRun.lane).where(SyncRun.status == "partial")).all()
     assert lanes == ["slice 2"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # planning is the engine's, whatever the store
+def test_a_connector_that_cannot_slice_is_backfilled_whole_and_a_failed_plan_spares_the_others(sync_kit, monkeypatch):
+    from connectors.square.sandbox import SandboxServer as SquareSandbox
+    from core.sync.registry import InstanceConfig
+
+    with SquareSandbox(search_lag_s=0.0) as square, SandboxServer(customers=10, orders=30) as down:
+        monkeypatch.setenv("TEST_SQUARE_TOKEN", square.access_token)
+        monkeypatch.setenv("TEST_SQUARE_KEYS", square.state.signature_key)
+        till = InstanceConfig(
+            name="till",
+            type="square",
+            settings={
+                "base_url": square.url,
+                "token_env": "TEST_SQUARE_TOKEN",
+                "webhook_signature_key_env": "TEST_SQUARE_KEYS",
+                "orders_page_size": 20,
+            },
+        )
+        down.state.fail_next(100, 401)
+        engine = sync_kit.sync_engine(till, example_instance("down", down.url, max_attempts=1))
+        reports = engine.run_backfills([("till", "orders"), ("down", "orders")], slices=4, workers=2)
+
+    whole, unplanned = reports
+    assert (whole.lane, whole.status) == ("backfill", "succeeded") and whole.records_read > 0
+    assert (unplanned.status, unplanned.error_class, unplanned.run_id) == ("failed", "PermanentError", None)
+    assert "planning the backfill failed" in unplanned.error_message and _plan_rows(sync_kit) == 0
