@@ -38,11 +38,14 @@ class Scope(StrEnum):
     SYNC_READ = "sync:read"  # sync runs, breakers, outbox backlog
     SYNC_WRITE = "sync:write"  # dead letters (payloads hold personal data) and their replay
     METRICS = "metrics"  # GET /metrics: counts, states and times per connector (no personal data)
+    ANALYTICS = "analytics:read"  # loyalty analytics reports: aggregates per rank, channel, store (no personal data)
     ADMIN = "admin"  # users, tokens, audit export
 
 
 _OPERATOR = frozenset({Scope.MEMBERS_READ, Scope.INQUIRIES_WRITE})
-_SUPERVISOR = _OPERATOR | {Scope.LOYALTY_WRITE, Scope.IDENTITY_WRITE, Scope.SYNC_READ, Scope.SYNC_WRITE, Scope.METRICS}
+_SUPERVISOR = _OPERATOR | {
+    Scope.LOYALTY_WRITE, Scope.IDENTITY_WRITE, Scope.SYNC_READ, Scope.SYNC_WRITE, Scope.METRICS, Scope.ANALYTICS,
+}  # fmt: skip
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.OPERATOR: _OPERATOR,
     Role.SUPERVISOR: _SUPERVISOR,

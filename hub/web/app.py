@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from hub.runtime import Hub
-from hub.web.api import admin, health, members, operations, supervision, webhooks
-from hub.web.console import admin_pages, auth_pages, member_pages, supervisor_pages, sync_pages
+from hub.web.api import admin, analytics, health, members, operations, supervision, webhooks
+from hub.web.console import admin_pages, analytics_pages, auth_pages, member_pages, supervisor_pages, sync_pages
 from hub.web.errors import install_error_handlers
 from hub.web.metrics import router as metrics_router
 from hub.web.security import SecurityHeaders
@@ -22,6 +22,7 @@ API_ROUTERS = (
     supervision.router,
     operations.router,
     admin.router,
+    analytics.router,
     webhooks.router,
     health.router,
     metrics_router,
@@ -31,6 +32,7 @@ CONSOLE_ROUTERS = (
     member_pages.router,
     supervisor_pages.router,
     sync_pages.router,
+    analytics_pages.router,
     admin_pages.router,
 )
 
