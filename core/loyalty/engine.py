@@ -22,6 +22,7 @@ from core.loyalty.coupons import CouponUses, HeldCoupons, cluster_coupons
 from core.loyalty.expiry_notices import send_expiry_notices
 from core.loyalty.jobs import end_rank_period, lapse_expired_lots
 from core.loyalty.purchases import PurchaseBatch
+from core.loyalty.rank_coupons import issue_upgrade_coupons
 from core.loyalty.rank_messages import send_rank_changes
 from core.loyalty.recompute import Recompute, RecomputeReport, raise_ranks, settle
 from core.loyalty.rfm import RfmOutcome, score_members
@@ -95,7 +96,8 @@ class LoyaltyEngine:
         now = self.clock()
         done = SurveyBatch(conn, self.rules, now, self.outbox, members).apply(survey_response_ids)
         outcome = self._outcome(conn, now, done.entries, done.events)
-        return replace(outcome, coupons_issued=done.coupons, messages=outcome.messages + done.messages)
+        issued = outcome.coupons_issued + done.coupons
+        return replace(outcome, coupons_issued=issued, messages=outcome.messages + done.messages)
 
     def coupons(self, conn: Connection, member_id: UUID) -> HeldCoupons:
         """The coupons of the member's cluster now, newest first, with their uses and status."""
@@ -151,12 +153,13 @@ class LoyaltyEngine:
     def apply_rules(self, conn: Connection, new: LoyaltyRules) -> RuleChangeReport:
         """Put new rules in force (nothing retroactive; ranks the new ladder lacks are re-judged); idempotent.
 
-        The rank changes go to the new rules' ``ranks.destinations``. The engine keeps its own rules: build a new
-        engine on ``new`` for what follows.
+        The rank changes go to the new rules' ``ranks.destinations``, upgrades issue their coupons. The engine
+        keeps its own rules: build a new engine on ``new`` for what follows.
         """
         now = self.clock()
         report = apply_rules(conn, self.rules, new, now)
         send_rank_changes(conn, new, self.outbox, report.rank_changes, now)
+        issue_upgrade_coupons(conn, new, now, self.outbox, report.rank_changes)
         return report
 
     def recompute(self, conn: Connection, *, verify: bool) -> RecomputeReport:
@@ -164,6 +167,7 @@ class LoyaltyEngine:
         now = self.clock()
         report = Recompute(conn, self.rules, now).run(verify=verify)
         send_rank_changes(conn, self.rules, self.outbox, report.events, now)
+        issue_upgrade_coupons(conn, self.rules, now, self.outbox, report.events)
         return report
 
     def recompute_clusters(self, conn: Connection, member_ids: Iterable[UUID], *, cause: str) -> LoyaltyOutcome:
@@ -178,7 +182,13 @@ class LoyaltyEngine:
         return self._outcome(conn, now, written, [*events, *raise_ranks(conn, self.rules, now, roots)])
 
     def _outcome(self, conn: Connection, now: datetime, written: int, events: list[DomainEvent]) -> LoyaltyOutcome:
-        """The outcome of a call, its rank changes told to ``ranks.destinations`` in the same transaction."""
+        """The outcome of a call: its rank changes told to ``ranks.destinations`` and its upgrades' coupons issued.
+
+        Both in the caller's transaction.
+        """
         messages = send_rank_changes(conn, self.rules, self.outbox, events, now)
+        coupons = issue_upgrade_coupons(conn, self.rules, now, self.outbox, events)
         changes = sum(isinstance(event, RankChanged) for event in events)
-        return LoyaltyOutcome(written, changes, tuple(events), messages=messages)
+        return LoyaltyOutcome(
+            written, changes, tuple(events), coupons_issued=coupons.issued, messages=messages + coupons.messages
+        )

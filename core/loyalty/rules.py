@@ -116,7 +116,11 @@ ExpiryPolicy = Annotated[DaysAfterEarning | EndOfMonth | EndOfYear | Never, Fiel
 
 
 class Rank(_Section):
-    """One rank: reached when the measure over the window is at least ``threshold``."""
+    """One rank: reached when the measure over the window is at least ``threshold``.
+
+    ``upgrade_coupon``: the code of a ``[[coupons]]`` template issued to a cluster moving up into this rank
+    (``core.loyalty.rank_coupons``).
+    """
 
     code: Code
     name_ja: Name
@@ -124,6 +128,7 @@ class Rank(_Section):
     threshold: Annotated[int, Field(ge=0)]
     multiplier: Multiplier
     benefits: tuple[Name, ...] = ()
+    upgrade_coupon: Code | None = None
     flags: tuple[Code, ...] = ()
     """Benefit flags beyond points (``priority_reservation``), pushed with the member's status to channels."""
 
@@ -220,7 +225,7 @@ class LoyaltyRules(_Section):
     expiry: ExpiryPolicy
     ranks: Ranks
     campaigns: tuple[Campaign, ...] = ()
-    coupons: tuple[CouponTemplate, ...] = ()
+    coupons: Annotated[tuple[CouponTemplate, ...], Field(validate_default=True)] = ()  # ranks may name templates
     surveys: Surveys = Surveys()
     birthday: Birthday | None = None
     anniversary: Anniversary | None = None
@@ -245,8 +250,13 @@ class LoyaltyRules(_Section):
 
     @field_validator("coupons")
     @classmethod
-    def _unique_templates(cls, coupons: tuple[CouponTemplate, ...]) -> tuple[CouponTemplate, ...]:
+    def _unique_templates(cls, coupons: tuple[CouponTemplate, ...], info: ValidationInfo) -> tuple[CouponTemplate, ...]:
         _unique([template.code for template in coupons], "coupon template")
+        ranks: Ranks | None = info.data.get("ranks")
+        templates = {template.code for template in coupons}
+        for level in ranks.levels if ranks else ():
+            if level.upgrade_coupon is not None and level.upgrade_coupon not in templates:
+                raise ValueError(f"rank {level.code} issues unknown coupon template {level.upgrade_coupon}")
         return coupons
 
     @field_validator("surveys")

@@ -36,7 +36,7 @@ notify_call_center = true
 def test_the_shipped_example_has_coupon_templates_and_survey_rules():
     rules = load_rules(SHIPPED_RULES)
 
-    assert [t.code for t in rules.coupons] == ["apology-500", "thanks-10"]
+    assert [t.code for t in rules.coupons] == ["apology-500", "silver-welcome", "thanks-10"]
     assert rules.coupon_template("apology-500").code_prefix == "OWABI"  # type: ignore[union-attr]
     assert {rule.code for rule in rules.surveys.rules} == {"low-satisfaction", "completed"}
 
