@@ -1,11 +1,13 @@
 """The member status job: the systems of ``[member_status]`` kept told of each cluster's loyalty status.
 
-A status is what an agent in the helpdesk or a mailer's template needs of a member: member number, rank,
-points available and pending, the next expiry and its points, and segments. For every destination, the job
-compares each cluster root's status (with the cluster's customer ids there) with the digest of what that
-destination was last told, and writes only the changes, as ``member.loyalty`` outbox messages of up to 500
-entries, one per customer id. A first run tells everything once; a run with nothing changed writes nothing.
-Clusters without a customer id in the destination are skipped: the destination could not address them.
+A status is what an agent in the helpdesk or a mailer's template needs of a member: member number, rank, the
+rank's benefit ``flags`` (``priority_reservation``, ``rank_only_sale``: benefits beyond points), points
+available and pending, the next expiry and its points, and segments. Each message also carries ``rank_flags``,
+every flag the rules give any rank, so a writer that adds tags one by one knows which to take away. For every
+destination, the job compares each cluster root's status (with the cluster's customer ids there) with the digest
+of what that destination was last told, and writes only the changes, as ``member.loyalty`` outbox messages of up
+to 500 entries, one per customer id. A first run tells everything once; a run with nothing changed writes
+nothing. Clusters without a customer id in the destination are skipped: the destination could not address them.
 
 Payloads hold member numbers (sealed in the outbox, never logged); they are decrypted only for changed clusters.
 """
@@ -56,6 +58,7 @@ def push_member_status(
     statuses = {_key(row.id): row for row in repo.cluster_statuses(conn, now)}
     segments = {_key(member): sorted(codes) for member, codes in segments_repo.memberships(conn).items()}
     ranks, lowest = {level.code for level in rules.ranks.levels}, rules.lowest.code
+    all_flags = sorted({flag for level in rules.ranks.levels for flag in level.flags})
     roots = [row.id for row in statuses.values()]
     links = segments_repo.cluster_links(conn, destinations, roots)
     changes = messages = 0
@@ -65,7 +68,8 @@ def push_member_status(
         for root, customer_ids in links[destination].items():
             key = root.hex
             row = statuses[key]
-            status = _status(row, row.rank_code if row.rank_code in ranks else lowest, segments.get(key, []))
+            rank = rules.rank(row.rank_code if row.rank_code in ranks else lowest)
+            status = _status(row, rank.code, list(rank.flags), segments.get(key, []))
             digest = _digest(status, customer_ids)
             if told.get(key) != digest:
                 changed[key] = (status, customer_ids, digest)
@@ -79,7 +83,7 @@ def push_member_status(
             messages += outbox.enqueue(
                 conn, outbox_sealer, destination=destination, kind=STATUS_MESSAGE,
                 idempotency_key=f"status:{destination}:{now.isoformat()}:{number}",
-                payload={"changes": entries[start : start + _CHANGES_PER_MESSAGE]}, now=now,
+                payload={"changes": entries[start : start + _CHANGES_PER_MESSAGE], "rank_flags": all_flags}, now=now,
             )  # fmt: skip
         told_now = [{"member_id": UUID(key), "digest": c[2], "pushed_at": now} for key, c in changed.items()]
         repo.save_digests(conn, destination, told_now)
@@ -108,10 +112,11 @@ def member_numbers(conn: Connection, sealer: MemberSealer, members: Iterable[UUI
     return found
 
 
-def _status(row: Any, rank: str, segments: list[str]) -> dict[str, Any]:
+def _status(row: Any, rank: str, flags: list[str], segments: list[str]) -> dict[str, Any]:
     """A cluster's status (``rank``: its rank, the lowest for a cluster never ranked or on a rank since removed)."""
     return {
         "rank": rank,
+        "flags": flags,
         "points_available": int(row.available),
         "points_pending": int(row.pending),
         "expiring_points": int(row.expiring) if row.next_expiry is not None else 0,
