@@ -35,6 +35,8 @@ class LoyaltyEntry(MessagePayload):
     segments: tuple[Code, ...] = ()
     expiring_points: NonNegativeInt | None = None
     expiring_at: AwareDatetime | None = None
+    flags: tuple[Code, ...] | None = None
+    """The rank's benefit flags; ``None`` from a hub that sends none (the property is then left alone)."""
 
 
 class MemberLoyalty(MessagePayload):

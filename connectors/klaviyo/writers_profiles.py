@@ -38,8 +38,13 @@ def write_member_loyalty(client: KlaviyoClient, config: KlaviyoConfig, message: 
 
 
 def loyalty_properties(entry: LoyaltyEntry, prefix: str) -> dict[str, Any]:
-    """The properties a member's status sets; ``None`` clears a value Klaviyo still holds."""
-    return {
+    """The properties a member's status sets; ``None`` clears a value Klaviyo still holds.
+
+    The rank's benefit flags go to ``<prefix>benefits`` as a list (Klaviyo properties take lists), which a
+    flow or template tests with "contains" (``priority_reservation``).
+    """
+    benefits = {} if entry.flags is None else {f"{prefix}benefits": list(entry.flags)}
+    return benefits | {
         f"{prefix}member_number": entry.member_number,
         f"{prefix}rank": entry.rank,
         f"{prefix}points": entry.points_available,

@@ -123,6 +123,25 @@ def test_member_loyalty_clears_an_expiry_that_is_gone(sandbox: SandboxServer, wr
     assert "memberhub_points_expire_at" not in properties and properties["memberhub_rank"] == "gold"
 
 
+def test_member_loyalty_sets_the_rank_benefit_flags_as_a_list_property(
+    sandbox: SandboxServer, writer: KlaviyoConnector
+) -> None:
+    profile_id = profile_where(sandbox, "SUBSCRIBED")["id"]
+    entry = {"member_id": "m-1", "customer_id": profile_id, "rank": "gold", "points_available": 10,
+             "flags": ["priority_reservation", "rank_only_sale"]}  # fmt: skip
+
+    writer.deliver(message("member.loyalty", {"changes": [entry], "rank_flags": entry["flags"]}))
+    granted = dict((sandbox.state.profile(profile_id) or {})["attributes"]["properties"])
+    writer.deliver(message("member.loyalty", {"changes": [{**entry, "rank": "silver", "flags": []}]}))
+    withdrawn = dict((sandbox.state.profile(profile_id) or {})["attributes"]["properties"])
+    writer.deliver(message("member.loyalty", {"changes": [{key: v for key, v in entry.items() if key != "flags"}]}))
+    untold = (sandbox.state.profile(profile_id) or {})["attributes"]["properties"]
+
+    assert granted["memberhub_benefits"] == ["priority_reservation", "rank_only_sale"]
+    assert (withdrawn["memberhub_benefits"], withdrawn["memberhub_rank"]) == ([], "silver")
+    assert untold["memberhub_benefits"] == [] and untold["memberhub_rank"] == "gold"  # an older hub sends no flags
+
+
 def test_segments_joined_and_left_add_and_remove_list_membership(
     sandbox: SandboxServer, writer: KlaviyoConnector
 ) -> None:
