@@ -67,21 +67,37 @@ def sync(
     instance: Annotated[str | None, typer.Argument(help="One instance; every enabled one when omitted.")] = None,
     stream: Annotated[str | None, typer.Option(help="One stream of the instance.")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Re-read everything (backfill lane).")] = False,
+    slices: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="With --full-refresh: split each stream into up to N slices read in parallel."
+        ),
+    ] = 1,
 ) -> None:
     """Sync connector streams into the hub and print a summary."""
+    if slices > 1 and not full_refresh:
+        raise ConfigError("--slices splits a backfill: use it with --full-refresh")
     with opened_hub() as hub:
-        reports = sync_with_progress(hub, _jobs(hub, instance, stream), full_refresh=full_refresh)
+        reports = sync_with_progress(hub, _jobs(hub, instance, stream), full_refresh=full_refresh, slices=slices)
     console.print(summary_table(reports, title="sync summary"))
     if any(report.status in ("failed", "partial") for report in reports):
         raise typer.Exit(1)
 
 
-def sync_with_progress(hub: Hub, jobs: list[tuple[str, str]], *, full_refresh: bool = False) -> list[RunReport]:
-    """Run sync jobs (each connector in its own process) under a progress bar."""
+def sync_with_progress(
+    hub: Hub, jobs: list[tuple[str, str]], *, full_refresh: bool = False, slices: int = 1
+) -> list[RunReport]:
+    """Run sync jobs (each connector in its own process) under a progress bar; slices count as jobs."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task(f"syncing {len(jobs)} stream(s)", total=len(jobs))
-        return hub.sync.run_many(jobs, full_refresh=full_refresh, on_report=lambda _: bar.advance(task))
+        task = bar.add_task(f"syncing {len(jobs)} stream(s)", total=None if slices > 1 else len(jobs))
+
+        def advance(_: RunReport) -> None:
+            bar.advance(task)
+
+        if slices > 1:
+            return hub.sync.run_backfills(jobs, slices=slices, on_report=advance)
+        return hub.sync.run_many(jobs, full_refresh=full_refresh, on_report=advance)
 
 
 def runs(

@@ -16,7 +16,7 @@ from celery.exceptions import Reject  # type: ignore[import-untyped]
 from celery.signals import worker_process_shutdown, worker_shutdown, worker_shutting_down  # type: ignore[import-untyped]
 from sqlalchemy.exc import OperationalError
 
-from core.errors import RetryableError, StreamBusyError
+from core.errors import NotSliceableError, RetryableError, StreamBusyError
 from core.logs import get_logger
 from core.sync.engine import RunReport
 from hub.runtime import Hub, open_hub
@@ -85,15 +85,7 @@ def _close_hub(**_: object) -> None:
 @app.task(name="memberhub.sync_stream", **_RETRYING)  # type: ignore[untyped-decorator]
 def sync_stream(instance: str, stream: str, full_refresh: bool = False) -> str:
     """Run one stream once (``hub sync INSTANCE --stream S``); returns the run's status or ``"busy"``."""
-    report = worker_hub.get().sync.run(instance, stream, full_refresh=full_refresh)
-    if report.status == "skipped":
-        log.info("stream busy elsewhere; skipped", connector=instance, stream=stream, lane=report.lane)
-        return BUSY
-    if report.error_class == "Interrupted":  # this worker is shutting down: another one goes on from the cursor
-        raise Reject("worker shutting down", requeue=True)
-    if _retryable(report):
-        raise RetryableError(f"{instance}/{stream}: {report.error_class}")
-    return report.status
+    return _outcome(worker_hub.get().sync.run(instance, stream, full_refresh=full_refresh), instance, stream)
 
 
 @app.task(name="memberhub.sync_all")  # type: ignore[untyped-decorator]
@@ -111,18 +103,36 @@ def sync_all() -> int:
     return len(jobs)
 
 
-@app.task(name="memberhub.backfill")  # type: ignore[untyped-decorator]
-def backfill(instance: str) -> int:
-    """Queue a full refresh (backfill lane) of each stream of ``instance``, to run on as many workers.
+@app.task(name="memberhub.backfill", **_RETRYING)  # type: ignore[untyped-decorator]
+def backfill(instance: str, slices: int = 1) -> int:
+    """Queue a full refresh (backfill lane) of each stream of ``instance``; returns how many tasks were queued.
 
-    The engine's unit of work is a stream: a connector's ``Backfiller`` resumes from its own cursor but does
-    not split a stream into slices, so a stream's backfill runs on one worker at a time.
+    With ``slices`` > 1 each stream whose connector can split it is planned here (``SyncEngine.plan_backfill``,
+    or the plan under way is taken up) and every slice left is queued as its own ``backfill_slice`` task, so
+    the slices spread over every worker; a stream that cannot be sliced is queued whole.
     """
-    registry = worker_hub.get().registry
-    streams = [spec.name for spec in registry.types[registry.instance(instance).type].streams]
-    for stream in streams:
-        sync_stream.delay(instance, stream, full_refresh=True)
-    return len(streams)
+    hub = worker_hub.get()
+    queued = 0
+    for spec in hub.registry.types[hub.registry.instance(instance).type].streams:
+        if slices > 1:
+            try:
+                numbers = hub.sync.plan_backfill(instance, spec.name, slices)
+            except NotSliceableError:
+                pass
+            else:
+                for number in numbers:
+                    backfill_slice.delay(instance, spec.name, number)
+                queued += len(numbers)
+                continue
+        sync_stream.delay(instance, spec.name, full_refresh=True)
+        queued += 1
+    return queued
+
+
+@app.task(name="memberhub.backfill_slice", **_RETRYING)  # type: ignore[untyped-decorator]
+def backfill_slice(instance: str, stream: str, number: int) -> str:
+    """Run one slice of a planned backfill (``SyncEngine.run_slice``); ``"busy"`` if it runs elsewhere."""
+    return _outcome(worker_hub.get().sync.run_slice(instance, stream, number), instance, stream)
 
 
 @app.task(name="memberhub.dispatch_outbox")  # type: ignore[untyped-decorator]
@@ -150,6 +160,21 @@ def loyalty_nightly() -> list[str] | str:
     for run in runs:
         log.info("loyalty job done", stream=run.name, duration_ms=round(run.seconds * 1000))
     return [run.name for run in runs]
+
+
+def _outcome(report: RunReport, instance: str, stream: str) -> str:
+    """A run's status as the task's result: re-queued on a shutdown, retried on a transient failure."""
+    if report.status == "skipped" and report.error_class == StreamBusyError.__name__:
+        log.info("stream busy elsewhere; skipped", connector=instance, stream=stream, lane=report.lane)
+        return BUSY
+    if report.status == "skipped":
+        log.info("slice already finished; skipped", connector=instance, stream=stream, lane=report.lane)
+        return report.status
+    if report.error_class == "Interrupted":  # this worker is shutting down: another one goes on from the cursor
+        raise Reject("worker shutting down", requeue=True)
+    if _retryable(report):
+        raise RetryableError(f"{instance}/{stream}: {report.error_class}")
+    return report.status
 
 
 def _retryable(report: RunReport) -> bool:

@@ -18,7 +18,9 @@ def test_sync_from_hub_toml_then_runs_and_connectors_list(hub_cli):
     hub_cli("init")
     with SandboxServer(customers=12, orders=20) as sandbox:
         hub_cli.env |= {"SHOP_TOKEN": sandbox.token, "SHOP_HOOKS": "s3cret"}
-        _write_config(hub_cli, f"""
+        _write_config(
+            hub_cli,
+            f"""
 [hub]
 source_priority = ["console", "tokyo"]
 
@@ -28,7 +30,8 @@ schedule = "every 5m"
 base_url = "{sandbox.url}"
 token_env = "SHOP_TOKEN"
 webhook_secret_env = "SHOP_HOOKS"
-""")
+""",
+        )
         listed = hub_cli("connectors", "list").stdout
         assert "tokyo" in listed and "customers, orders" in listed and "every 5m" in listed
         assert "yes" in hub_cli("connectors", "check").stdout
@@ -38,12 +41,37 @@ webhook_secret_env = "SHOP_HOOKS"
     assert runs.count("succeeded") == 2
 
 
+def test_a_full_refresh_in_slices_from_the_cli(hub_cli):
+    hub_cli("init")
+    with SandboxServer(customers=30, orders=90) as sandbox:
+        hub_cli.env |= {"SHOP_TOKEN": sandbox.token, "SHOP_HOOKS": "s3cret"}
+        _write_config(
+            hub_cli,
+            f"""
+[connectors.tokyo]
+type = "example"
+base_url = "{sandbox.url}"
+token_env = "SHOP_TOKEN"
+webhook_secret_env = "SHOP_HOOKS"
+page_size = 10
+""",
+        )
+        refused = hub_cli("sync", "--slices", "3", ok=False)
+        summary = hub_cli("sync", "tokyo", "--stream", "orders", "--full-refresh", "--slices", "3").stdout
+    assert refused.returncode == 2 and "use it with --full-refresh" in refused.stderr
+    lanes = re.findall(r"slice \d", summary)
+    assert sorted(lanes) == ["slice 1", "slice 2", "slice 3"] and summary.count("succeeded") == 3
+
+
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
         ('[connectors.a]\ntype = "nosuch"\n', "connectors.a.type: unknown connector type 'nosuch'"),
-        ('[connectors.a]\ntype = "example"\nbase_url = "http://127.0.0.1:9"\ntoken_env = "MISSING_VAR_X"\n'
-         'webhook_secret_env = "MISSING_VAR_Y"\n', "environment variable MISSING_VAR_X is not set"),
+        (
+            '[connectors.a]\ntype = "example"\nbase_url = "http://127.0.0.1:9"\ntoken_env = "MISSING_VAR_X"\n'
+            'webhook_secret_env = "MISSING_VAR_Y"\n',
+            "environment variable MISSING_VAR_X is not set",
+        ),
         ('[connectors.a]\ntype = "example"\ndeadline_s = "soon"\n', "connectors.a.deadline_s"),
         ('[connectors.a]\ntype = "example"\nbase_url = 42\ntoken_env = "X"\n', "connectors.a.base_url"),
         ("[connectors.a\n", "not valid TOML"),
@@ -65,13 +93,16 @@ def test_dead_letters_can_be_listed_inspected_and_replayed_from_the_cli(hub_cli)
     with SandboxServer(customers=5, orders=12) as sandbox:
         sandbox.state.serve_garbage(1, path="/v1/orders")
         hub_cli.env |= {"SHOP_TOKEN": sandbox.token, "SHOP_HOOKS": "s3cret"}
-        _write_config(hub_cli, f"""
+        _write_config(
+            hub_cli,
+            f"""
 [connectors.tokyo]
 type = "example"
 base_url = "{sandbox.url}"
 token_env = "SHOP_TOKEN"
 webhook_secret_env = "SHOP_HOOKS"
-""")
+""",
+        )
         hub_cli("sync", "tokyo", "--stream", "orders")
         listed = hub_cli("deadletters", "list").stdout
         dead_id = re.search(r"│\s*(\d+)\s*│\s*tokyo", listed).group(1)
