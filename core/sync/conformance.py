@@ -31,6 +31,7 @@ from core.errors import PermanentError, RetryableError, WebhookRejected
 from core.records import CanonicalRecord
 from core.sync.conformance_backfill import backfill_checks
 from core.sync.conformance_batches import by_id, difference, duplicates, read_all, records_of, rejects_of
+from core.sync.conformance_slices import slice_checks
 from core.sync.contract import Batch, Connector, Rejected, StreamSpec, WebhookReceiver
 
 __all__ = ["FaultInjector", "SandboxLike", "WebhookDeliveryLike", "conformance_suite", "read_all"]
@@ -127,7 +128,7 @@ def conformance_suite(
     open_sandbox, injector_of, first_stream = sandbox, faults, streams[0]
     each_stream = pytest.mark.parametrize("stream", streams)
 
-    class ConformanceSuite(backfill_checks(streams)):  # type: ignore[misc]
+    class ConformanceSuite(backfill_checks(streams), slice_checks(streams)):  # type: ignore[misc]
         @pytest.fixture
         def sandbox(self) -> Iterator[SandboxT]:
             with open_sandbox() as opened:

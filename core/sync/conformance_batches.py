@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import pytest
 
 from core.records import CanonicalRecord
-from core.sync.contract import Backfiller, Batch, Connector, Rejected
+from core.sync.contract import Backfiller, Batch, Connector, Rejected, SlicedBackfiller
 
 MAX_BATCHES = 10_000
 """A read that yields more batches than this against a sandbox is taken to loop forever."""
@@ -22,6 +22,11 @@ def read_all(connector: Connector, stream: str, cursor: str | None = None) -> li
 def backfill_all(connector: Backfiller, stream: str, cursor: str | None = None) -> list[Batch]:
     """Every batch of one backfill, failing the test if it does not end."""
     return _bounded(connector.backfill(stream, cursor), f"backfill of {stream!r}")
+
+
+def slice_all(connector: SlicedBackfiller, stream: str, part: str, cursor: str | None = None) -> list[Batch]:
+    """Every batch of one slice of a sliced backfill, failing the test if it does not end."""
+    return _bounded(connector.backfill_slice(stream, part, cursor), f"slice of {stream!r}")
 
 
 def records_of(batches: Iterable[Batch]) -> list[CanonicalRecord]:
