@@ -40,6 +40,9 @@ class ZendeskConfig(BaseModel):
     points_field: FieldKey = Field("member_points", description="user field (integer) for spendable points")
     expiring_points_field: FieldKey | None = Field(None, description="user field for points about to expire")
     expiring_at_field: FieldKey | None = Field(None, description="user field (date) when those points expire")
+    benefits_field: FieldKey | None = Field(
+        None, description="user field (multiselect; option values = flag codes) for the rank's benefit flags"
+    )
     loyalty_batch_size: int = Field(100, ge=1, le=100, description="users per update_many call (max 100)")
     job_poll_interval_s: float = Field(1.0, gt=0, le=60, description="seconds between job status polls")
     job_max_wait_s: float = Field(60.0, gt=0, le=600, description="how long to wait for one update_many job")

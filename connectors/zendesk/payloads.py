@@ -87,6 +87,8 @@ class LoyaltyChange(MessagePayload):
     expiring_points: int = 0
     expiring_at: datetime | date | None = None
     segments: tuple[Code, ...] = ()
+    flags: tuple[Code, ...] | None = None
+    """The rank's benefit flags; ``None`` from a hub that sends none (the field is then left alone)."""
 
 
 class LoyaltyChanges(MessagePayload):

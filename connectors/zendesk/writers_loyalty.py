@@ -1,5 +1,9 @@
 """``member.loyalty`` → user fields (rank, points) on the members' Zendesk users, through ``update_many``.
 
+The rank's benefit flags go to ``benefits_field`` when one is configured: a multiselect field whose option
+values are the flag codes takes the list of flags held (Zendesk stores a multiselect value as those option
+values; an empty list clears it), so agents see "priority reservation" next to the rank.
+
 ``PUT /api/v2/users/update_many.json`` takes up to 100 users with their own updates and answers with a
 background job, which is polled until it completes. Setting a field is idempotent, so a retried delivery
 simply sets the same values again. Changes without a Zendesk user (``customer_id`` null) are skipped: the
@@ -66,6 +70,8 @@ class LoyaltyWriter:
             fields[self._config.expiring_points_field] = change.expiring_points
         if self._config.expiring_at_field:
             fields[self._config.expiring_at_field] = _date(change.expiring_at)
+        if self._config.benefits_field and change.flags is not None:
+            fields[self._config.benefits_field] = list(change.flags)
         return {"id": int(customer), "user_fields": fields}
 
     def _run(self, batch: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -16,8 +16,11 @@ from connectors.zendesk.sandbox.data import API_USER_ID
 
 USER_FIELDS: dict[str, type | tuple[type, ...]] = {
     "member_rank": str, "member_points": int, "points_expiring": int, "points_expiring_at": str,
+    "member_benefits": list,
 }  # fmt: skip
-"""The account's custom user fields and the JSON type each takes (null always clears one)."""
+"""The account's custom user fields and the JSON type each takes (null always clears one).
+
+``member_benefits`` is a multiselect field: its value is a list of option values (tags: no spaces)."""
 WRITABLE_STATUSES = ("new", "open", "pending", "hold", "solved")
 MAX_UPDATE_MANY = 100
 Event = tuple[str, str, dict[str, Any]]
@@ -179,6 +182,8 @@ def _user_fields_problem(fields: Any) -> str | None:
         wanted = USER_FIELDS[key]
         if value is not None and (not isinstance(value, wanted) or isinstance(value, bool)):
             return f"user field {key} takes a {getattr(wanted, '__name__', 'value')}"
+        if isinstance(value, list) and not all(isinstance(tag, str) and tag and " " not in tag for tag in value):
+            return f"user field {key} takes option values (tags without spaces)"
     return None
 
 

@@ -180,6 +180,32 @@ def test_loyalty_changes_set_user_fields_in_batches_skipping_members_without_a_u
     assert sandbox.state.request_count("/api/v2/users/update_many.json") == 3
 
 
+def test_rank_benefit_flags_set_the_multiselect_user_field_and_leave_it_when_a_hub_sends_none(
+    sandbox: SandboxServer, connect: Callable[..., ZendeskConnector]
+) -> None:
+    writer = connect(benefits_field="member_benefits")
+    customer = a_customer(sandbox)
+    flagged = {**change(customer, "gold", 10), "flags": ["priority_reservation", "rank_only_sale"]}
+
+    writer.deliver(loyalty(flagged))
+    granted = sandbox.state.record("users", customer)["user_fields"]["member_benefits"]
+    writer.deliver(loyalty({**flagged, "rank": "regular", "flags": []}))
+    withdrawn = sandbox.state.record("users", customer)["user_fields"]["member_benefits"]
+    writer.deliver(loyalty(change(customer, "silver", 20)))  # an older hub: no flags
+
+    fields = sandbox.state.record("users", customer)["user_fields"]
+    assert (granted, withdrawn) == (["priority_reservation", "rank_only_sale"], [])
+    assert (fields["member_benefits"], fields["member_rank"]) == ([], "silver")
+
+
+def test_without_a_benefits_field_the_flags_are_not_written(
+    sandbox: SandboxServer, connector: ZendeskConnector
+) -> None:
+    customer = a_customer(sandbox)
+    connector.deliver(loyalty({**change(customer, "gold", 10), "flags": ["priority_reservation"]}))
+    assert sandbox.state.record("users", customer)["user_fields"].get("member_benefits") is None
+
+
 def test_a_loyalty_change_for_a_vanished_user_is_reported_after_the_rest_went_through(
     sandbox: SandboxServer, connector: ZendeskConnector
 ) -> None:
