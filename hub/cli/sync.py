@@ -73,12 +73,19 @@ def sync(
             min=1, max=64, help="With --full-refresh: split each stream into up to N slices read in parallel."
         ),
     ] = 1,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Send the runs to the workers (hub worker) instead of running them here.")
+    ] = False,
 ) -> None:
     """Sync connector streams into the hub and print a summary."""
     if slices > 1 and not full_refresh:
         raise ConfigError("--slices splits a backfill: use it with --full-refresh")
     with opened_hub() as hub:
-        reports = sync_with_progress(hub, _jobs(hub, instance, stream), full_refresh=full_refresh, slices=slices)
+        jobs = _jobs(hub, instance, stream)
+        if queue:
+            _send_to_workers(jobs, full_refresh=full_refresh, slices=slices)
+            return
+        reports = sync_with_progress(hub, jobs, full_refresh=full_refresh, slices=slices)
     console.print(summary_table(reports, title="sync summary"))
     if any(report.status in ("failed", "partial") for report in reports):
         raise typer.Exit(1)
@@ -173,6 +180,18 @@ def outbox_status() -> None:
     for destination in sorted({destination for destination, _ in counts}):
         table.add_row(destination, *(str(counts.get((destination, s), 0)) for s in ("pending", "delivered", "failed")))
     console.print(table)
+
+
+def _send_to_workers(jobs: list[tuple[str, str]], *, full_refresh: bool, slices: int) -> None:
+    """Queue the jobs on the broker; a sliced backfill is planned by the worker that takes it, then fanned out."""
+    from hub.workers.tasks import backfill, sync_stream  # here: other commands need no broker client
+
+    for name, stream in jobs:
+        if full_refresh and slices > 1:
+            sent = backfill.delay(name, slices=slices, stream=stream)
+        else:
+            sent = sync_stream.delay(name, stream, full_refresh=full_refresh)
+        console.print(f"queued {name}/{stream}: task {sent.id}")
 
 
 def _jobs(hub: Hub, instance: str | None, stream: str | None) -> list[tuple[str, str]]:

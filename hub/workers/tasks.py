@@ -104,8 +104,8 @@ def sync_all() -> int:
 
 
 @app.task(name="memberhub.backfill", **_RETRYING)  # type: ignore[untyped-decorator]
-def backfill(instance: str, slices: int = 1) -> int:
-    """Queue a full refresh (backfill lane) of each stream of ``instance``; returns how many tasks were queued.
+def backfill(instance: str, slices: int = 1, stream: str | None = None) -> int:
+    """Queue a full refresh (backfill lane) of each stream of ``instance`` (or of ``stream``); returns the tasks queued.
 
     With ``slices`` > 1 each stream whose connector can split it is planned here (``SyncEngine.plan_backfill``,
     or the plan under way is taken up) and every slice left is queued as its own ``backfill_slice`` task, so
@@ -113,18 +113,19 @@ def backfill(instance: str, slices: int = 1) -> int:
     """
     hub = worker_hub.get()
     queued = 0
-    for spec in hub.registry.types[hub.registry.instance(instance).type].streams:
+    declared = [spec.name for spec in hub.registry.types[hub.registry.instance(instance).type].streams]
+    for name in [stream] if stream else declared:
         if slices > 1:
             try:
-                numbers = hub.sync.plan_backfill(instance, spec.name, slices)
+                numbers = hub.sync.plan_backfill(instance, name, slices)
             except NotSliceableError:
                 pass
             else:
                 for number in numbers:
-                    backfill_slice.delay(instance, spec.name, number)
+                    backfill_slice.delay(instance, name, number)
                 queued += len(numbers)
                 continue
-        sync_stream.delay(instance, spec.name, full_refresh=True)
+        sync_stream.delay(instance, name, full_refresh=True)
         queued += 1
     return queued
 

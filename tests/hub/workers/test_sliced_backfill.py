@@ -43,11 +43,12 @@ def _plan_done(deployment: Deployment) -> bool:
 
 @pytest.mark.timeout(150)
 def test_a_backfill_sliced_over_two_workers_stores_exactly_what_one_process_stores(deployment, machine_redis):
-    client = use_broker(deployment, machine_redis)
+    use_broker(deployment, machine_redis)
     with SandboxServer(customers=CUSTOMERS, orders=ORDERS, seed=7, latency_s=0.05, rate_limit=None) as shop:
         deployment.configure({"shop": shop}, page_size=20)
         deployment.start_workers("a", "b")
-        client.send_task("memberhub.backfill", args=["shop"], kwargs={"slices": SLICES})
+        queued = deployment.cli("sync", "shop", "--full-refresh", "--slices", str(SLICES), "--queue").stdout
+        assert queued.count("queued shop/") == 2, queued
         wait_until(lambda: _plan_done(deployment), timeout_s=90, what="both streams backfilled in slices")
         sliced = _snapshot(deployment)
 
