@@ -214,7 +214,7 @@ def _assemble(settings: HubSettings, engine: Engine, provider: KeyProvider) -> H
     sealer = MemberSealer(ring, reload=provider.load)
     directory = MemberDirectory(engine, sealer, ErasureLedger(settings.erasure_ledger))
     directory.apply_erasure_ledger()
-    return Hub(settings, engine, provider, ring, directory)
+    return Hub(settings, engine, provider, ring, directory, extra_plugins=settings.plugins)
 
 
 def _sqlite_path(url: str) -> Path:

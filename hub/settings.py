@@ -28,6 +28,8 @@ class HubSettings:
     database_url: str = field(repr=False)  # may hold the database password
     config_file: Path | None = None
     loyalty_rules: Path | None = None
+    plugins: tuple[str, ...] = ()
+    """Modules loaded as plugins besides the installed entry points (``HUB_PLUGIN_MODULES``)."""
 
     @property
     def erasure_ledger(self) -> Path:
@@ -41,11 +43,13 @@ class HubSettings:
 
 
 def load_settings() -> HubSettings:
-    """Settings from ``HUB_HOME``, ``HUB_KEY_FILE``, ``HUB_DATABASE_URL``, ``HUB_CONFIG``, ``HUB_LOYALTY_RULES``.
+    """Settings from the ``HUB_*`` environment variables (the README's Configuration table lists them).
 
     ``HUB_CONFIG`` defaults to ``$HUB_HOME/hub.toml``; without ``HUB_LOYALTY_RULES`` the hub reads
     ``$HUB_HOME/loyalty.toml`` if it exists, else the shipped example rules. ``HUB_DATABASE_PASSWORD_FILE`` names a
     file holding the database password (a Docker secret), so neither the URL nor the environment carries it.
+    ``HUB_PLUGIN_MODULES`` lists importable modules (comma-separated) that register hooks, as an installed
+    distribution's entry points would: a connector under development, or one kept on ``PYTHONPATH``.
     """
     home = Path(os.environ.get("HUB_HOME") or platformdirs.user_data_dir(APP_NAME)).expanduser().resolve()
     key_file = os.environ.get("HUB_KEY_FILE") or Path(platformdirs.user_config_dir(APP_NAME)) / "keyring.json"
@@ -53,7 +57,17 @@ def load_settings() -> HubSettings:
     config_file = Path(os.environ.get("HUB_CONFIG") or home / "hub.toml").expanduser().resolve()
     rules = os.environ.get("HUB_LOYALTY_RULES")
     loyalty_rules = Path(rules).expanduser().resolve() if rules else None
-    return HubSettings(home, Path(key_file).expanduser().resolve(), database_url, config_file, loyalty_rules)
+    plugins = _plugin_modules(os.environ.get("HUB_PLUGIN_MODULES", ""))
+    return HubSettings(home, Path(key_file).expanduser().resolve(), database_url, config_file, loyalty_rules, plugins)
+
+
+def _plugin_modules(text: str) -> tuple[str, ...]:
+    """The module names of ``HUB_PLUGIN_MODULES``; anything but dotted Python names is refused."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    for name in names:
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise ConfigError(f"HUB_PLUGIN_MODULES: {name!r} is not a module name")
+    return names
 
 
 def _with_password_file(url: str) -> str:

@@ -56,3 +56,12 @@ def test_a_url_holding_a_password_of_its_own_is_refused(password_file, monkeypat
         load_settings()
 
     assert "inline" not in str(refused.value)
+
+
+def test_plugin_modules_are_read_from_the_environment_and_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("HUB_HOME", str(tmp_path))
+    monkeypatch.setenv("HUB_PLUGIN_MODULES", " acme.connectors.pos , bench.ingest_source,")
+    assert load_settings().plugins == ("acme.connectors.pos", "bench.ingest_source")
+    monkeypatch.setenv("HUB_PLUGIN_MODULES", "acme;rm -rf")
+    with pytest.raises(ConfigError, match="HUB_PLUGIN_MODULES: 'acme;rm -rf' is not a module name"):
+        load_settings()
