@@ -58,6 +58,9 @@ class ShopifyConfig(BaseModel):
     webhook_max_skew_s: float = Field(300.0, ge=0, description="refuse deliveries triggered this far in the future")
     rank_tag: TagPattern = Field("rank:{code}", description="the customer tag of a rank; {code} is the rank code")
     segment_tag: TagPattern = Field("segment:{code}", description="the customer tag of a segment; {code}: its code")
+    benefit_tag: TagPattern = Field(
+        "benefit:{code}", description="the customer tag of a rank benefit flag; {code} is the flag"
+    )
     metafield_namespace: Namespace = Field(
         "memberhub", description="namespace of the customer metafields rank and points the writers set"
     )

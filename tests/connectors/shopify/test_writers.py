@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -40,6 +41,11 @@ def segment_changes(*changes: dict[str, Any]) -> OutboundMessage:
     return OutboundMessage("member.segments", "segments:shop:2026-04-01T10:00:00+09:00:0", {"changes": list(changes)})
 
 
+def statuses(*changes: dict[str, Any], rank_flags: tuple[str, ...] = ("priority_reservation", "rank_only_sale")):
+    payload = {"changes": list(changes), "rank_flags": list(rank_flags)}
+    return OutboundMessage("member.loyalty", "status:shop:2026-04-01T10:00:00+09:00:0", payload)
+
+
 def tags(shop: SandboxServer, customer_id: str) -> list[str]:
     return list(shop.state.record("customers", customer_id)["tags"])
 
@@ -50,9 +56,11 @@ def metafield(shop: SandboxServer, customer_id: str, key: str) -> dict[str, Any]
     return shop.state.records.metafield(index, "memberhub", key)
 
 
-def test_the_connector_is_an_outbound_writer_of_rank_segment_coupon_and_consent_messages(connector):
+def test_the_connector_is_an_outbound_writer_of_rank_segment_status_coupon_and_consent_messages(connector):
     assert isinstance(connector, OutboundWriter)
-    assert set(connector.outbound_kinds) == {"member.rank", "member.segments", "coupon.issued", "member.consent"}
+    assert set(connector.outbound_kinds) == {
+        "member.rank", "member.segments", "member.loyalty", "coupon.issued", "member.consent",
+    }  # fmt: skip
 
 
 def test_a_rank_change_from_bronze_to_silver_swaps_the_tag_and_sets_the_metafields(shop, connector, customer):
@@ -112,6 +120,28 @@ def test_segments_joined_are_added_and_segments_left_removed(shop, connector, cu
 
     assert tags(shop, customer) == ["vip", "rank:bronze", "segment:vip"]
     assert tags(shop, other) == []
+
+
+def test_rank_benefit_flags_become_tags_and_a_json_metafield_and_flags_no_longer_held_are_removed(
+    shop, connector, customer
+):
+    status = {"member_id": MEMBER, "customer_id": customer, "rank": "gold", "points_available": 10}
+
+    connector.deliver(statuses({**status, "flags": ["priority_reservation", "rank_only_sale"]}))
+    granted = tags(shop, customer)
+    connector.deliver(statuses({**status, "rank": "silver", "flags": ["priority_reservation"]}))
+
+    assert granted == ["vip", "rank:bronze", "benefit:priority_reservation", "benefit:rank_only_sale"]
+    assert tags(shop, customer) == ["vip", "rank:bronze", "benefit:priority_reservation"]
+    benefits = metafield(shop, customer, "benefits")
+    assert benefits is not None and benefits["type"] == "json"
+    assert json.loads(benefits["value"]) == ["priority_reservation"]
+
+
+def test_a_status_without_flags_writes_nothing_to_the_shop(shop, connector, customer):
+    connector.deliver(statuses({"member_id": MEMBER, "customer_id": customer, "rank": "gold", "points_available": 1}))
+
+    assert connector.stats.queries == 0 and tags(shop, customer) == ["vip", "rank:bronze"]
 
 
 def test_a_member_without_a_shopify_customer_is_refused_without_personal_data(shop, connector):
