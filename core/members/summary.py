@@ -13,6 +13,8 @@ The figures follow these rules until the loyalty engine brings its own:
   are what expires then. Lots without ``expires_at`` never expire.
 - **Rank**: the ``to_rank`` of the newest rank change, with its reason and rule version (the explanation);
   the root's ``rank_code`` when no change is recorded.
+- **Loyalty score**: the root's score of the last nightly scoring with its parts (``core.loyalty.score``);
+  ``None`` until the job has scored the cluster.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy import Connection, Row
 
 from core.crypto.sealing import MemberSealer, WrappedDataKey
 from core.errors import MemberNotFoundError
+from core.loyalty.score import ScoredMember, explain
 from core.members.directory import Clock, MemberDirectory, utc_now
 from core.members.profile import Member
 from core.store import identity
@@ -127,6 +130,7 @@ class MemberSummary:
     segments: tuple[str, ...]
     consent: tuple[ConsentState, ...]
     ledger: tuple[LedgerLine, ...]
+    loyalty_score: ScoredMember | None = None
 
 
 class MemberSummaries:
@@ -157,7 +161,8 @@ class MemberSummaries:
             raise MemberNotFoundError(f"no member with id {member_id}")
         cluster = [row.id for row in rows]
         figures = repo.member_figures(conn, cluster, now - RECENT_SPEND_WINDOW)
-        return _SummaryRows(rows, figures, repo.member_lists(conn, cluster, now, self.ledger_lines))
+        lists = repo.member_lists(conn, cluster, now, self.ledger_lines)
+        return _SummaryRows(rows, figures, lists, explain(conn, rows[0].id))
 
     def _summary(self, read: _SummaryRows, now: datetime) -> MemberSummary:
         root = self.directory.decrypt_row(read.cluster[0])
@@ -175,6 +180,7 @@ class MemberSummaries:
             segments=tuple(lists.segments),
             consent=tuple(ConsentState(c.channel, bool(c.subscribed), c.changed_at, c.source) for c in lists.consent),
             ledger=tuple(map(_ledger_line, lists.ledger)),
+            loyalty_score=read.loyalty_score,
         )
 
 
@@ -185,6 +191,7 @@ class _SummaryRows:
     cluster: list[Row[Any]]
     figures: Row[Any]
     lists: repo.MemberLists
+    loyalty_score: ScoredMember | None
 
 
 def point_balance(totals: Iterable[Row[Any]], now: datetime) -> PointBalance:

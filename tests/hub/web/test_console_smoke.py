@@ -1,3 +1,4 @@
+from hub.web.i18n import catalog
 from tests.hub.web.conftest import WebHub, csrf_of
 
 
@@ -10,3 +11,32 @@ def test_operator_signs_in_searches_by_phone_and_opens_the_member(web: WebHub):
     page = client.get(f"/members/{web.members['hanako']}")
     assert page.status_code == 200, page.text
     assert "hanako@example.jp" in page.text
+
+
+def test_the_member_page_explains_the_loyalty_score_part_by_part_in_both_languages(web: WebHub):
+    member = web.members["hanako"]
+    operator = web.signed_in("operator")
+    before = operator.get(f"/members/{member}")
+    logged = operator.post(
+        f"/members/{member}/inquiries",
+        data={"channel": "phone", "category": "complaint", "status": "open", "body": "対応が遅い",
+              "csrf_token": csrf_of(operator, f"/members/{member}")},
+    )  # fmt: skip
+    assert logged.status_code == 303, logged.text
+    web.hub.run_loyalty_jobs()
+
+    ja = operator.get(f"/members/{member}").text
+    en = web.signed_in("admin").get(f"/members/{member}").text
+
+    # no purchases: RFM 0 × 60 %; no answers: 50 × 25 % = 12.5; one open complaint: 100 − 25 − 25 = 50 × 15 % = 7.5
+    assert "未計算" in before.text
+    assert "スコア 20 の内訳" in ja and "購入なし" in ja and "回答なし（50.0 とみなす）" in ja
+    assert "最近の苦情 1 件（うち未解決 1 件）" in ja and "50.0 × 15% = 7.5" in ja
+    assert "Why 20" in en and "1 recent complaints (1 unresolved)" in en and "50.0 × 25% = 12.5" in en
+
+
+def test_both_languages_have_the_same_loyalty_score_messages():
+    def keys(locale: str) -> set[str]:
+        return {key for key in catalog(locale) if key.startswith("loyalty_score.")}
+
+    assert keys("ja") == keys("en") != set()
