@@ -16,14 +16,12 @@ from core.analytics.sql import (
     ReportContext,
     at,
     cluster_tree,
-    counted_purchases,
+    last_counted,
     live_roots,
     number,
-    rank_of_root,
-    ranks_at,
+    rank_at,
 )
 from core.analytics.tables import Cell, ReportTable
-from core.store.loyalty import PURCHASES
 
 __all__ = ["COLUMNS", "growth_churn"]
 
@@ -35,17 +33,14 @@ def growth_churn(context: ReportContext) -> tuple[ReportTable, ...]:
     month, window = context.month, timedelta(days=context.settings.churn_days)
     last = _last_purchases(context).subquery("last_purchases")
     roots = live_roots(month.end)
-    ranks = ranks_at(month.end)
     per_root = (
         select(
-            rank_of_root(ranks, context.lowest_rank).label("rank"),
+            rank_at(roots.c.root, month.end, context.lowest_rank).label("rank"),
             roots.c.created_at,
             last.c.before_end,
             last.c.before_start,
         )
-        .select_from(
-            roots.outerjoin(last, last.c.root == roots.c.root).outerjoin(ranks, ranks.c.member_id == roots.c.root)
-        )
+        .select_from(roots.outerjoin(last, last.c.root == roots.c.root))
         .subquery("per_root")
     )
     r = per_root.c
@@ -71,24 +66,15 @@ def growth_churn(context: ReportContext) -> tuple[ReportTable, ...]:
 
 
 def _last_purchases(context: ReportContext) -> Any:
-    """Per cluster root: its last counted purchase before the month's end, and before the month's start."""
-    p = PURCHASES.c
-    counted = counted_purchases(context.void_statuses)
-    start = at(context.month.start)
-    per_member = (
-        select(
-            counted.member.label("member_id"),
-            func.max(p.purchased_at).label("before_end"),
-            func.max(case((p.purchased_at < start, p.purchased_at), else_=None)).label("before_start"),
-        )
-        .select_from(counted.source)
-        .where(counted.counts, p.purchased_at < at(context.month.end))
-        .group_by(counted.member)
-    ).subquery("per_member")
+    """Per cluster root: its last counted purchase before the month's end, and before the month's start.
+
+    Looked up per member on the purchases' member index (``last_counted``) rather than by grouping every
+    purchase with its adjustments: 2 × 200,000 short index walks against a pass over 2,000,000 rows.
+    """
     tree = cluster_tree()
-    m = per_member.c
-    return (
-        select(tree.c.root, func.max(m.before_end).label("before_end"), func.max(m.before_start).label("before_start"))
-        .select_from(per_member.join(tree, tree.c.id == m.member_id))
-        .group_by(tree.c.root)
-    )
+    month, void = context.month, context.void_statuses
+    return select(
+        tree.c.root,
+        func.max(last_counted(tree.c.id, month.end, void)).label("before_end"),
+        func.max(last_counted(tree.c.id, month.start, void)).label("before_start"),
+    ).group_by(tree.c.root)

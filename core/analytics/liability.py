@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from core.analytics.sql import ReportContext, at, cluster_tree, number, rank_of_root, ranks_at
+from core.analytics.sql import ReportContext, at, cluster_tree, number, rank_at
 from core.analytics.tables import Cell, ReportTable
 from core.loyalty.periods import months_before
 from core.store.loyalty import CONSUMPTIONS, LEDGER
@@ -32,10 +32,12 @@ def as_of(context: ReportContext) -> datetime:
 
 def points_liability(context: ReportContext) -> tuple[ReportTable, ...]:
     """One table, ``by_rank_state_expiry``: outstanding points per rank, state and expiry bucket."""
-    lots = _outstanding(context).subquery("outstanding")
-    o = lots.c
-    query = select(o.rank, o.state, o.expires, func.sum(o.points)).where(o.points > 0)
-    query = query.group_by(o.rank, o.state, o.expires)
+    per_root = _outstanding(context).subquery("outstanding")
+    o = per_root.c
+    rank = rank_at(o.root, as_of(context), context.lowest_rank)
+    ranked = select(rank.label("rank"), o.state, o.expires, o.points).subquery("ranked")
+    k = ranked.c
+    query = select(k.rank, k.state, k.expires, func.sum(k.points)).group_by(k.rank, k.state, k.expires)
     rows: list[tuple[Cell, ...]] = sorted(
         (str(r), str(s), str(e), number(n)) for r, s, e, n in context.conn.execute(query).all()
     )
@@ -43,7 +45,7 @@ def points_liability(context: ReportContext) -> tuple[ReportTable, ...]:
 
 
 def _outstanding(context: ReportContext) -> Any:
-    """One row per outstanding lot: rank, state, expiry bucket and remaining points."""
+    """Outstanding points per cluster root, state and expiry bucket (the rank is looked up per root after)."""
     moment = as_of(context)
     lot, entry, used = LEDGER.c, LEDGER.alias("entry"), CONSUMPTIONS.c
     consumed = (
@@ -52,26 +54,27 @@ def _outstanding(context: ReportContext) -> Any:
         .where(entry.c.occurred_at < at(moment))
         .group_by(used.lot_id)
     ).subquery("consumed")
-    tree = cluster_tree()
-    ranks = ranks_at(moment)
     buckets = [(lot.expires_at < at(months_before(moment, -k)), str(k)) for k in range(1, EXPIRY_MONTHS + 1)]
-    expires = case((lot.expires_at.is_(None), "never"), *buckets, else_="later")
-    return (
+    lots = (
         select(
-            rank_of_root(ranks, context.lowest_rank).label("rank"),
+            lot.member_id,
             case((lot.available_at > at(moment), "pending"), else_="available").label("state"),
-            expires.label("expires"),
+            case((lot.expires_at.is_(None), "never"), *buckets, else_="later").label("expires"),
             (lot.points - func.coalesce(consumed.c.points, 0)).label("points"),
         )
-        .select_from(
-            LEDGER.join(tree, tree.c.id == lot.member_id)
-            .outerjoin(ranks, ranks.c.member_id == tree.c.root)
-            .outerjoin(consumed, consumed.c.lot_id == lot.id)
-        )
+        .select_from(LEDGER.outerjoin(consumed, consumed.c.lot_id == lot.id))
         .where(
             lot.available_at.is_not(None),
             lot.points > 0,
             lot.occurred_at < at(moment),
             (lot.expires_at.is_(None)) | (lot.expires_at > at(moment)),
         )
+    ).subquery("lots")
+    tree = cluster_tree()
+    n = lots.c
+    return (
+        select(tree.c.root, n.state, n.expires, func.sum(n.points).label("points"))
+        .select_from(lots.join(tree, tree.c.id == n.member_id))
+        .where(n.points > 0)
+        .group_by(tree.c.root, n.state, n.expires)
     )

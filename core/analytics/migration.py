@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import case, func, select
 
-from core.analytics.sql import ReportContext, at, live_roots, number, rank_of_root, ranks_at
+from core.analytics.sql import ReportContext, at, live_roots, number, rank_at
 from core.analytics.tables import Cell, ReportTable
 
 __all__ = ["COLUMNS", "NEW", "rank_migration"]
@@ -22,19 +22,11 @@ def rank_migration(context: ReportContext) -> tuple[ReportTable, ...]:
     """One table, ``matrix``: members per (rank at the earlier month's end, rank at this month's end)."""
     before = context.month.shifted(-context.settings.migration_months).end
     roots = live_roots(context.month.end)
-    earlier, later = ranks_at(before).alias("earlier"), ranks_at(context.month.end).alias("later")
     joined_since = roots.c.created_at >= at(before)
-    from_rank = case((joined_since, NEW), else_=rank_of_root(earlier, context.lowest_rank)).label("from_rank")
-    to_rank = rank_of_root(later, context.lowest_rank).label("to_rank")
-    pairs = (
-        select(from_rank, to_rank)
-        .select_from(
-            roots.outerjoin(earlier, earlier.c.member_id == roots.c.root).outerjoin(
-                later, later.c.member_id == roots.c.root
-            )
-        )
-        .subquery("pairs")
-    )
+    earlier = rank_at(roots.c.root, before, context.lowest_rank)
+    from_rank = case((joined_since, NEW), else_=earlier).label("from_rank")
+    to_rank = rank_at(roots.c.root, context.month.end, context.lowest_rank).label("to_rank")
+    pairs = select(from_rank, to_rank).subquery("pairs")
     # Grouped outside: PostgreSQL would not match the bound lowest rank in SELECT and GROUP BY.
     query = select(pairs.c.from_rank, pairs.c.to_rank, func.count()).group_by(pairs.c.from_rank, pairs.c.to_rank)
     rows: list[tuple[Cell, ...]] = sorted((str(f), str(t), number(n)) for f, t, n in context.conn.execute(query).all())

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, String, case, cast, func, select
 
-from core.analytics.sql import ReportContext, at, cluster_tree, number, rank_of_root, ranks_at
+from core.analytics.sql import ReportContext, at, cluster_tree, number, rank_at
 from core.analytics.tables import Cell, ReportTable
 from core.store.loyalty import PURCHASES
 from core.store.models import SurveyResponse, table_of
@@ -72,19 +72,14 @@ def _answers(context: ReportContext) -> Any:
         responses = responses.where(s.survey_code.in_(settings.survey_codes))
     month = responses.subquery("month_responses")
     tree = cluster_tree()
-    ranks = ranks_at(context.month.end)
     r = month.c
     return select(
-        rank_of_root(ranks, context.lowest_rank).label("rank"),
+        rank_at(tree.c.root, context.month.end, context.lowest_rank).label("rank"),
         func.coalesce(p.channel, NONE).label("channel"),
         func.coalesce(p.store_code, NONE).label("store"),
         r.rating,
         r.recommend,
-    ).select_from(
-        month.join(tree, tree.c.id == r.member_id)
-        .outerjoin(ranks, ranks.c.member_id == tree.c.root)
-        .outerjoin(PURCHASES, p.id == r.purchase_id)
-    )
+    ).select_from(month.join(tree, tree.c.id == r.member_id).outerjoin(PURCHASES, p.id == r.purchase_id))
 
 
 def _whole(answers: Any, question: str, lowest: int, highest: int) -> ColumnElement[Any]:

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from sqlalchemy import case, func, select
 
-from core.analytics.sql import ReportContext, at, cluster_tree, counted_purchases, live_roots, number, ranks_at
+from core.analytics.sql import ReportContext, at, cluster_tree, counted_purchases, live_roots, number, rank_at
 from core.analytics.tables import Cell, ReportTable
 from core.loyalty.holdout import held_out
 from core.loyalty.rules import Campaign
@@ -63,10 +63,8 @@ def _eligible(context: ReportContext, campaign: Campaign, start: datetime, end: 
     roots = live_roots(end)
     if not campaign.ranks:
         return select(roots.c.root).subquery("eligible")
-    ranks = ranks_at(start)
-    rank = func.coalesce(ranks.c.rank, context.lowest_rank)
-    query = select(roots.c.root).select_from(roots.outerjoin(ranks, ranks.c.member_id == roots.c.root))
-    return query.where(rank.in_(campaign.ranks)).subquery("eligible")
+    rank = rank_at(roots.c.root, start, context.lowest_rank)
+    return select(roots.c.root).where(rank.in_(campaign.ranks)).subquery("eligible")
 
 
 def _bought(context: ReportContext, channels: Collection[str], start: datetime, end: datetime) -> Any:
