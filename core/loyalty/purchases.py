@@ -49,8 +49,7 @@ class PurchaseBatch:
         roots, ranks_now = self._clusters(purchases)
         live = [p for p in purchases if p.member_id in roots]
         adjustments = repo.adjustments_of(self.conn, [p.id for p in live]) if live else {}
-        earned = repo.entries_by_source_event(self.conn, [earn_event(p.source, p.external_id) for p in live])
-        new = [p for p in live if earn_event(p.source, p.external_id) not in earned]
+        new = [p for p in live if not p.earned]
         ranks = RankMoves(self.rules, self.now, ranks_now)
         ledger = LedgerWriter(roots, self.now)
         self._earn(new, adjustments, ranks, ledger)

@@ -25,10 +25,13 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    Table,
     any_,
     bindparam,
+    exists,
     func,
     insert,
+    literal,
     select,
     text,
     update,
@@ -92,18 +95,25 @@ class MemberPurchase(NamedTuple):
     merged_into: UUID | None
     member_status: str
     rank_code: str | None
+    earned: bool
 
 
 def purchases_with_members(conn: Connection, purchase_ids: Iterable[int]) -> list[MemberPurchase]:
-    """The purchases among ``purchase_ids`` that belong to a member, with the member's state."""
-    p, m = PURCHASES.c, MEMBERS.c
+    """The purchases among ``purchase_ids`` that belong to a member, with the member's state.
+
+    ``earned``: whether the ledger holds the purchase's earn entry (source event ``purchase:<source>:<external
+    id>``, ``core.loyalty.ledger.earn_event``), probed on the unique index in the same statement.
+    """
+    p, m, e = PURCHASES.c, MEMBERS.c, LEDGER.c
     purchase = (p.id, p.member_id, p.source, p.external_id, p.channel, p.status, p.total_amount, p.tax_amount)
+    earn_event = literal("purchase:", String()) + p.source + literal(":", String()) + p.external_id
+    earned = exists().where(e.source_event == earn_event).label("earned")
     query: Select[Any] = (
-        select(*purchase, p.purchased_at, m.merged_into, m.status, m.rank_code)
+        select(*purchase, p.purchased_at, m.merged_into, m.status, m.rank_code, earned)
         .join(MEMBERS, m.id == p.member_id)
         .where(among(conn, p.id, purchase_ids))
     )
-    return [MemberPurchase(*row) for row in conn.execute(query)]
+    return [MemberPurchase(*row) for row in conn.execute(query).all()]
 
 
 def member_purchase_ids(conn: Connection, after_id: int, limit: int) -> list[int]:
@@ -172,7 +182,7 @@ def segments_of(conn: Connection, member_ids: Iterable[UUID]) -> dict[UUID, froz
     s = SEGMENTS.c
     found: dict[UUID, set[str]] = defaultdict(set)
     query = select(s.member_id, s.segment_code).where(among(conn, s.member_id, member_ids))
-    for member_id, code in conn.execute(query):
+    for member_id, code in conn.execute(query).all():
         found[member_id].add(code)
     return {member_id: frozenset(codes) for member_id, codes in found.items()}
 
@@ -201,7 +211,27 @@ def lock_all_lots(conn: Connection) -> None:
 
 def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append ledger entries (every row with the same keys, ``created_at`` included)."""
-    _insert_rows(conn, LEDGER, rows)
+    insert_many(conn, LEDGER, rows)
+
+
+def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert dict rows (all with the keys of the first) in one statement on PostgreSQL, one executemany on SQLite.
+
+    PostgreSQL: ``INSERT … SELECT FROM unnest(:column arrays)``, one round trip and one plan however many rows
+    (psycopg's pipelined executemany cost ≈ 100 µs a ledger row here, the unnest ≈ 10 µs). SQLite runs in the
+    process, where the store's executemany of tuples is already the cheap path.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        _insert_rows(conn, table, rows)
+        return
+    names = list(rows[0])
+    arrays = [
+        bindparam(None, [row[name] for row in rows], type_=postgresql.ARRAY(table.c[name].type)) for name in names
+    ]
+    given = func.unnest(*arrays).table_valued(*names).render_derived(name="given")
+    conn.execute(insert(table).from_select(names, select(*(given.c[name] for name in names))))
 
 
 def entries_by_source_event(conn: Connection, source_events: Iterable[str]) -> dict[str, Row[Any]]:

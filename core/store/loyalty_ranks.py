@@ -28,8 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.store.loyalty import ADJUSTMENTS, LEDGER, MEMBERS, PURCHASES, among
-from core.store.members import _insert_rows
+from core.store.loyalty import ADJUSTMENTS, LEDGER, MEMBERS, PURCHASES, among, insert_many
 from core.store.models import HubMeta, RankChange, table_of
 
 RANKS = table_of(RankChange)
@@ -91,7 +90,7 @@ def _per_window(
         inside = moment >= since if until is None else and_(moment >= since, moment < until)
         sums.append(func.coalesce(func.sum(case((inside, amount), else_=0)), 0))
     query: Select[Any] = select(member, *sums).group_by(member)
-    return {row[0]: [int(value) for value in row[1:]] for row in conn.execute(query)}
+    return {row[0]: [int(value) for value in row[1:]] for row in conn.execute(query).all()}
 
 
 def _of_members(conn: Connection, column: Any, member_ids: Iterable[UUID] | None) -> ColumnElement[bool]:
@@ -100,14 +99,21 @@ def _of_members(conn: Connection, column: Any, member_ids: Iterable[UUID] | None
 
 def set_ranks(conn: Connection, ranks: dict[UUID, str]) -> None:
     """Set ``members.rank_code`` of cluster roots."""
-    if ranks:
-        statement = update(MEMBERS).where(MEMBERS.c.id == bindparam("_id")).values(rank_code=bindparam("_rank"))
-        conn.execute(statement, [{"_id": member_id, "_rank": code} for member_id, code in ranks.items()])
+    if not ranks:
+        return
+    if conn.dialect.name == "postgresql":  # one statement, not a pipelined update per member
+        ids = bindparam(None, list(ranks), type_=postgresql.ARRAY(MEMBERS.c.id.type))
+        codes = bindparam(None, list(ranks.values()), type_=postgresql.ARRAY(MEMBERS.c.rank_code.type))
+        given = func.unnest(ids, codes).table_valued("id", "rank_code").render_derived(name="given")
+        conn.execute(update(MEMBERS).where(MEMBERS.c.id == given.c.id).values(rank_code=given.c.rank_code))
+        return
+    statement = update(MEMBERS).where(MEMBERS.c.id == bindparam("_id")).values(rank_code=bindparam("_rank"))
+    conn.execute(statement, [{"_id": member_id, "_rank": code} for member_id, code in ranks.items()])
 
 
 def insert_rank_changes(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append rank changes (member_id, from_rank, to_rank, reason, rule_version, changed_at)."""
-    _insert_rows(conn, RANKS, rows)
+    insert_many(conn, RANKS, rows)
 
 
 def rank_change_ids(conn: Connection, member_ids: Iterable[UUID], changed_at: datetime) -> dict[UUID, list[int]]:
