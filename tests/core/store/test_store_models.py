@@ -18,6 +18,7 @@ NOT_MEMBER_DATA = {
     ("console_users", "username"),  # an operator's login, needed in the clear to sign in
     ("api_tokens", "name"),  # the label an admin gave an integration's token
     ("login_attempts", "username_digest"),  # SHA-256 of a typed user name, for throttling
+    ("report_cache", "body"),  # an analytics report's aggregate figures (by rank, channel, store), no member
 }
 JST = timezone(timedelta(hours=9))
 
