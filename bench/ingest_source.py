@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
+from itertools import pairwise
 
 from faker.providers.address.ja_JP import Provider as JapaneseAddresses
 from faker.providers.person.ja_JP import Provider as JapaneseNames
@@ -156,7 +157,7 @@ ORDERS = StreamSpec(name="orders", record_type=Purchase, cursor_field="position"
 
 
 class BenchSource:
-    """A ``Connector`` over the generated customers and orders; the cursor is the offset reached."""
+    """A ``Connector`` and ``SlicedBackfiller`` over generated customers and orders; the cursor is an offset."""
 
     streams: Sequence[StreamSpec] = (CUSTOMERS, ORDERS)
 
@@ -170,10 +171,24 @@ class BenchSource:
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Batch]:
         """Pages of ``page_size`` records from the offset in ``cursor`` to the end of the stream."""
-        total, record_at = self._stream(stream)
-        start = int(StreamCursor.from_json(cursor).page or 0)
-        while start < total:
-            end = min(start + self.config.page_size, total)
+        total, _ = self._stream(stream)
+        return self._pages(stream, int(StreamCursor.from_json(cursor).page or 0), total)
+
+    def backfill_slices(self, stream: str, count: int) -> Sequence[str]:
+        """``count`` ranges of positions of equal size, as ``"start:end"`` (the ``SlicedBackfiller`` capability)."""
+        total, _ = self._stream(stream)
+        bounds = sorted({total * part // count for part in range(count + 1)})
+        return [f"{start}:{end}" for start, end in pairwise(bounds)] or ["0:0"]
+
+    def backfill_slice(self, stream: str, part: str, cursor: str | None) -> Iterator[Batch]:
+        """The pages of one range of positions, from the offset in ``cursor`` or the range's start."""
+        start, end = (int(bound) for bound in part.split(":"))
+        return self._pages(stream, int(StreamCursor.from_json(cursor).page or start), end)
+
+    def _pages(self, stream: str, start: int, stop: int) -> Iterator[Batch]:
+        _, record_at = self._stream(stream)
+        while start < stop:
+            end = min(start + self.config.page_size, stop)
             yield Batch([record_at(index) for index in range(start, end)], StreamCursor(page=str(end)).to_json())
             start = end
 

@@ -76,17 +76,19 @@ _T = TypeVar("_T")
 # ── locks ──────────────────────────────────────────────────────────────────────────────────────────
 
 
-def lock_sources(conn: Connection, sources: Iterable[str]) -> None:
-    """Serialise batches of the same sources until the transaction ends.
+def lock_sources(conn: Connection, sources: Iterable[str], *, shared: bool = False) -> None:
+    """Serialise batches of the same sources until the transaction ends (``shared``: only against exclusive ones).
 
     Two streams of one source (customers and orders, or the incremental and backfill lanes) may commit at
     once; each reads the source links and then creates the missing ones. On PostgreSQL a transaction-scoped
     advisory lock per source makes that read-then-write safe; on SQLite ``BEGIN IMMEDIATE`` already does.
+    Batches that hold disjoint records and create no link take it shared, and run side by side.
     """
     if conn.dialect.name != "postgresql":
         return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     for source in sorted(set(sources)):  # one order everywhere: no deadlock between two batches
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_number(f"ingest:{source}")})
+        conn.execute(text(f"SELECT {function}(:key)"), {"key": _lock_number(f"ingest:{source}")})
 
 
 def _lock_number(name: str) -> int:

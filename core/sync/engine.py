@@ -19,6 +19,8 @@ from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 
 from core.errors import (
     ConfigError,
@@ -43,11 +45,19 @@ from core.sync.locks import stream_lock
 from core.sync.payloads import PayloadSealer
 from core.sync.reader_process import ReaderFailure, ReaderSpec, start_reader
 from core.sync.registry import ConnectorRegistry, InstanceConfig
-from core.sync.sink import RecordSink
+from core.sync.sink import RecordSink, SinkResult
 
 log = get_logger(__name__)
 _POLL_S = 0.5
 Clock = Callable[[], datetime]
+
+
+_LOST_RACES = frozenset({"40P01", "40001"})
+"""SQLSTATEs of a transaction PostgreSQL rolled back for another's sake: deadlock, serialization failure."""
+
+
+def _lost_race(error: BaseException) -> bool:
+    return isinstance(error, OperationalError) and getattr(error.orig, "sqlstate", None) in _LOST_RACES
 
 
 @dataclass(frozen=True)
@@ -158,7 +168,7 @@ class SyncEngine:
                 with self.engine.begin() as conn:
                     slices_repo.create_plan(conn, instance, stream, parts, self.clock())
                     plan = slices_repo.load_plan(conn, instance, stream)
-                log.info("backfill planned", connector=instance, stream=stream, slices=len(parts))
+                log.info("backfill planned", connector=instance, stream=stream, count=len(parts))
         return [row.slice_no for row in plan if row.finished_at is None]
 
     def run_slice(self, instance: str, stream: str, number: int) -> RunReport:
@@ -303,11 +313,27 @@ class SyncEngine:
 
     def _commit(self, run: _Run, batch: Batch) -> None:
         records, refused = self._admissible(run, batch)
+        result, quarantined = self._write_batch(run, batch, records, refused)
+        self.publish(result.events)
+        run.cursor = batch.cursor
+        run.read += len(batch.records)
+        run.written += result.written
+        run.quarantined += quarantined
+
+    @retry(retry=retry_if_exception(_lost_race), stop=stop_after_attempt(5), wait=wait_random(0.05, 0.5), reraise=True)
+    def _write_batch(
+        self, run: _Run, batch: Batch, records: list[CanonicalRecord], refused: list[Quarantined]
+    ) -> tuple[SinkResult, int]:
+        """One transaction: the records, the quarantined items, the cursor and the run's counts.
+
+        A transaction PostgreSQL rolled back to break a deadlock (or a serialization failure) is written again:
+        batches committing side by side (slices, lanes) may lock the same members in different orders.
+        """
         now = self.clock()
         with self.engine.begin() as conn:
-            result = self.sink.apply(conn, records)
-            refused.extend(result.refused)
-            quarantine(conn, self.dead_letters, run.instance.name, run.stream, refused, now)
+            result = self.sink.apply(conn, records, disjoint=run.slice_no is not None)
+            rejected = [*refused, *result.refused]
+            quarantine(conn, self.dead_letters, run.instance.name, run.stream, rejected, now)
             if run.slice_no is None:
                 repo.save_cursor(conn, run.instance.name, run.state_key, batch.cursor, now)
             else:
@@ -317,14 +343,10 @@ class SyncEngine:
                 run.run_id,
                 read=len(batch.records),
                 written=result.written,
-                quarantined=len(refused),
+                quarantined=len(rejected),
                 cursor=batch.cursor,
             )
-        self.publish(result.events)
-        run.cursor = batch.cursor
-        run.read += len(batch.records)
-        run.written += result.written
-        run.quarantined += len(refused)
+        return result, len(rejected)
 
     def _admissible(self, run: _Run, batch: Batch) -> tuple[list[CanonicalRecord], list[Quarantined]]:
         """Split a batch into records to store and items to quarantine (mapping rejects, foreign records)."""
@@ -367,7 +389,7 @@ class SyncEngine:
             newest = max(ended, key=lambda mark: mark.updated_since or now, default=None)
             _hand_over(conn, run.instance.name, run.stream, newest, now)
             slices_repo.delete_plan(conn, run.instance.name, run.stream)
-        log.info("sliced backfill finished", connector=run.instance.name, stream=run.stream, slices=len(plan))
+        log.info("sliced backfill finished", connector=run.instance.name, stream=run.stream, count=len(plan))
 
     def _ask_for_slices(self, config: InstanceConfig, stream: str, slices: int) -> list[str]:
         """The connector's slices of ``stream``, asked in its isolated process within its deadline."""

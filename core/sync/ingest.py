@@ -99,11 +99,18 @@ class StoreSink:
         self.profiles = profiles
         self.clock = clock or directory.clock
 
-    def apply(self, conn: Connection, records: Sequence[CanonicalRecord]) -> SinkResult:
-        """Store one batch in the caller's transaction; returns rows written, records refused, domain events."""
+    def apply(self, conn: Connection, records: Sequence[CanonicalRecord], *, disjoint: bool = False) -> SinkResult:
+        """Store one batch in the caller's transaction; returns rows written, records refused, domain events.
+
+        Batches of one source wait for each other (each reads the source links, then creates the missing
+        ones), except ``disjoint`` ones that create no member and match no profile: slices of one backfill
+        share the source's lock and commit side by side.
+        """
         now = self.clock()
         batch = _SortedBatch.of(records, self.identity)
-        repo.lock_sources(conn, {record.source for record in batch.accepted} | batch.identity_locks())
+        shared = disjoint and not batch.identity_locks() and not self._creates_customers(conn, batch)
+        sources = {record.source for record in batch.accepted} | batch.identity_locks()
+        repo.lock_sources(conn, sources, shared=shared)
         members = MemberResolver(self.directory, self.ranking, self.identity, now)
         written, known = members.write_profiles(conn, batch.profiles)
         if self.profiles is not None:
@@ -123,6 +130,12 @@ class StoreSink:
         if self.consent is not None:
             self.consent.send(conn, batch.consents, now)
         return SinkResult(written, tuple(batch.refused), tuple(events))
+
+    @staticmethod
+    def _creates_customers(conn: Connection, batch: _SortedBatch) -> bool:
+        """Whether the batch names a customer without a source link (a placeholder member would be made)."""
+        keys = batch.customer_keys()
+        return len(repo.linked_members(conn, keys)) < len(keys)
 
     def _apply_requests(self, conn: Connection, batch: _SortedBatch, now: datetime) -> int:
         """Erase what the batch's erasure requests name, audit its data requests; returns the clusters changed."""

@@ -32,6 +32,10 @@ class RecordSink(Protocol):
     ``source_updated_at``, and refuse (never raise for) a record that fails the hub's validation.
     """
 
-    def apply(self, conn: Connection, records: Sequence[CanonicalRecord]) -> SinkResult:
-        """Store one batch's records; the caller commits them together with the stream's cursor."""
+    def apply(self, conn: Connection, records: Sequence[CanonicalRecord], *, disjoint: bool = False) -> SinkResult:
+        """Store one batch's records; the caller commits them together with the stream's cursor.
+
+        ``disjoint``: the batch is one of several committing at once that never hold the same records (the
+        slices of one backfill), so they need not wait for each other.
+        """
         ...
