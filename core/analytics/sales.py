@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CTE, case, exists, func, literal, select, union_all
+from sqlalchemy import CTE, case, func, literal, select, union_all
 
 from core.analytics.sql import (
     ReportContext,
@@ -83,17 +83,18 @@ def _month_per_root_channel(context: ReportContext, tree: CTE) -> Any:
 
 
 def _buyer_roots(context: ReportContext, tree: CTE, month: CTE) -> Any:
-    """Each buyer cluster once: its rank at the month's end, and 1 if any of its members bought before the month."""
+    """Each buyer cluster once: its rank at the month's end, and 1 if any of its members bought before the month.
+
+    The buyers' members come from a join to the cluster tree, never a lookup into it per buyer: PostgreSQL
+    cannot index a CTE and would scan it once per buyer.
+    """
     buyers = select(month.c.root).distinct().subquery("buyers")
-    member = tree.alias("cluster_member")
-    bought_before = exists(
-        select(member.c.id).where(
-            member.c.root == buyers.c.root,
-            last_counted(member.c.id, context.month.start, context.void_statuses).is_not(None),
-        )
+    before = last_counted(tree.c.id, context.month.start, context.void_statuses)
+    flagged = (
+        select(tree.c.root, func.max(case((before.is_not(None), 1), else_=0)).label("bought_before"))
+        .join_from(tree, buyers, buyers.c.root == tree.c.root)
+        .group_by(tree.c.root)
+        .subquery("flagged")
     )
-    return select(
-        buyers.c.root,
-        rank_at(buyers.c.root, context.month.end, context.lowest_rank).label("rank"),
-        case((bought_before, 1), else_=0).label("bought_before"),
-    )
+    f = flagged.c
+    return select(f.root, rank_at(f.root, context.month.end, context.lowest_rank).label("rank"), f.bought_before)
