@@ -20,8 +20,9 @@ For each database, in a throw-away database migrated to the newest schema:
                  after, which is what a nightly job meets.
     verify       (``--verify``) ``recompute(verify=True)`` over everything.
 
-Members carry a sealed birthday (a real data key each, as the directory seals them), a customer id at the
-destination ``shop`` and, one in two, an email consent; nothing else (the engine reads nothing else). Targets:
+Members carry a sealed birthday and member number (a real data key each, as the directory seals them), a
+customer id at the destination ``shop`` and, one in two, an email consent; nothing else (the engine reads nothing
+else). The segments and member statuses of the shipped rules are pushed to ``shop``. Targets:
 ≥ 20,000 purchases/s earning, nightly jobs ≤ 60 s for 200,000 members. PostgreSQL
 runs in a throw-away database on the server of MEMBERHUB_TEST_PG_URL (as the tests do); it is analysed every 100,000
 purchases, as autovacuum would. The machine may be shared: other processes' load shows in the figures.
@@ -51,7 +52,7 @@ from core.crypto.keyring import KeyRing  # noqa: E402
 from core.crypto.sealing import MemberSealer  # noqa: E402
 from core.ids import new_id  # noqa: E402
 from core.loyalty import LoyaltyEngine, load_rules  # noqa: E402
-from core.loyalty.member_rules import Segment  # noqa: E402
+from core.loyalty.member_rules import MemberStatus, Segment  # noqa: E402
 from core.loyalty.nightly import run_nightly  # noqa: E402
 from core.loyalty.periods import JST  # noqa: E402
 from core.store.database import create_hub_engine, upgrade_database  # noqa: E402
@@ -106,7 +107,7 @@ def _run(database: str, url: str, args: argparse.Namespace) -> None:
         _analyze(engine)
         clock = _Clock()
         outbox = PayloadSealer(engine, sealer.ring, "outbox")
-        loyalty = LoyaltyEngine(_rules_pushing_segments(), clock, outbox=outbox)
+        loyalty = LoyaltyEngine(_rules_pushing_to_shop(), clock, outbox=outbox)
         earning = _earn(engine, loyalty, clock, members, args.purchases, random.Random(args.seed))
         count, applying, committing = earning["purchases"], earning["apply_s"], earning["commit_s"]
         print(f"  earning       {count:,} purchases: apply_purchases {_rate(applying, count)}, "
@@ -153,11 +154,15 @@ def _nightly(engine: Engine, loyalty: LoyaltyEngine, sealer: MemberSealer, args:
         print(f"                target all nightly jobs ≤ {TARGET_JOBS_S:.0f} s: {total:.1f} s {verdict}", flush=True)
 
 
-def _rules_pushing_segments() -> Any:
-    """The shipped rules, their segments pushed to the destination ``shop`` (so the outbox is measured too)."""
+def _rules_pushing_to_shop() -> Any:
+    """The shipped rules, their segments and member statuses pushed to the destination ``shop``.
+
+    So the outbox is measured too: segment changes, and the member status job's first full push and its nightly
+    changes (every member has a customer id in ``shop``).
+    """
     rules = load_rules(RULES)
     pushed = tuple(Segment.model_validate({**s.model_dump(), "destinations": ["shop"]}) for s in rules.segments)
-    return rules.model_copy(update={"segments": pushed})
+    return rules.model_copy(update={"segments": pushed, "member_status": MemberStatus(destinations=("shop",))})
 
 
 def _load() -> str:
@@ -202,10 +207,12 @@ def _seed_members(engine: Engine, sealer: MemberSealer, count: int, rng: random.
 def _sealed_member(sealer: MemberSealer, member_id: UUID, rng: random.Random) -> dict[str, Any]:
     key, cipher = sealer.new_data_key()
     birthday = f"{rng.randrange(1950, 2006)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
-    sealed = sealer.seal_fields(cipher, member_id, {"birthday": birthday})
+    number = f"M{rng.randrange(10**9):09d}"
+    sealed = sealer.seal_fields(cipher, member_id, {"birthday": birthday, "member_number": number})
     return {
         "id": member_id, "status": "active", "dek_version": key.dek_version, "kek_version": key.kek_version,
-        "wrapped_dek": key.wrapped, "birthday_ct": sealed["birthday_ct"], "created_at": START, "updated_at": START,
+        "wrapped_dek": key.wrapped, "birthday_ct": sealed["birthday_ct"],
+        "member_number_ct": sealed["member_number_ct"], "created_at": START, "updated_at": START,
     }  # fmt: skip
 
 

@@ -5,12 +5,13 @@
 The store is seeded directly (outside the clock): members with sealed birthdays, a customer id at the
 destination ``shop`` and, one in two, an email consent (as ``loyalty_bench.py`` seeds them); two years of
 purchases, one in twenty partly refunded; and the earn lots of the last 365 days (older ones have lapsed and
-are left out, as if written off). Then, with the shipped rules (segments pushed to ``shop``):
+are left out, as if written off). Then, with the shipped rules (segments and member statuses pushed to ``shop``):
 
     period end   ``run_rank_period_end`` once for the new year (a yearly job, timed apart);
-    nightly      ``run_nightly`` — expiry, rank period end (nothing due), birthday, RFM, segments, each in its
-                 own transaction — on the first night (the segments are filled for the first time, one
-                 twelfth of the members have their birthday benefit) and on the night after.
+    nightly      ``run_nightly`` — every job of the nightly list, each in its own transaction — on the first
+                 night (the segments are filled for the first time, one twelfth of the members have their
+                 birthday benefit, the member status job tells ``shop`` every member's status: a member number
+                 decrypted and a ``member.loyalty`` entry per member) and on the night after (only the changes).
 
 ``loyalty_bench.py`` runs the same nights after real earning; this bench exists to measure the nightly jobs
 quickly and on both databases. Target: nightly jobs ≤ 60 s for 200,000 members.
@@ -38,7 +39,7 @@ from loyalty_bench import (
     _analyze,
     _load,
     _purchases,
-    _rules_pushing_segments,
+    _rules_pushing_to_shop,
     _seed_members,
 )
 from sqlalchemy import Engine
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(database: str, engine: Engine, args: argparse.Namespace) -> None:
     upgrade_database(engine)
     sealer = MemberSealer(KeyRing.generate())
-    rules = _rules_pushing_segments()
+    rules = _rules_pushing_to_shop()
     rng = random.Random(args.seed)
     started = time.perf_counter()
     members = _seed_members(engine, sealer, args.members, rng)
