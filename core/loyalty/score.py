@@ -11,8 +11,8 @@ Three parts, each 0–100, weighed by ``[loyalty_score]`` (percent, adding up to
 - **inquiries**: 100, less ``complaint_penalty`` per inquiry of ``complaint_categories`` opened in the last
   ``complaint_days`` and ``unresolved_penalty`` more for each of them still open or pending; 0 at worst.
 
-The score is the weighted sum rounded half up, computed in exact fractions; ``parts`` keeps each part's
-value, weight, contribution (one decimal) and the figures behind it, so the console can say why a member
+The score is the weighted sum rounded half up, computed exactly (in integers); ``parts`` keeps each part's
+value, weight, contribution (one decimal, half up) and the figures behind it, so the console can say why a member
 scores 72. The job runs after the RFM job, whose scores it reads, and before segments, which may test it.
 """
 
@@ -25,7 +25,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 from typing import Any
 from uuid import UUID
 
@@ -87,19 +86,22 @@ def compute_score(config: LoyaltyScore, inputs: ScoreInputs) -> tuple[int, dict[
         "inquiries": _inquiry_part(config, inputs.complaints, inputs.unresolved),
     }
     weights = {"rfm": config.rfm_weight, "satisfaction": config.satisfaction_weight, "inquiries": config.inquiry_weight}
-    total = sum((weights[name] * values[name] / 100 for name in PARTS), Fraction(0))
-    mean = sum(inputs.answers, Decimal(0)) / len(inputs.answers) if inputs.answers else None
+    # Exact: the weighted sum over one common denominator, in integers (Fraction arithmetic cost 0.25 ms a member).
+    denominator = 100 * math.prod(den for _, den in values.values())
+    numerator = sum(weights[name] * num * denominator // (100 * den) for name, (num, den) in values.items())
+    answers = len(inputs.answers)
+    total = sum(inputs.answers, Decimal(0)).as_integer_ratio() if answers else None
     figures: dict[str, dict[str, Any]] = {
         "rfm": dict(zip(("recency_score", "frequency_score", "monetary_score"), inputs.rfm, strict=True)),
-        "satisfaction": {"answers": len(inputs.answers), "mean": None if mean is None else _one_decimal(mean)},
+        "satisfaction": {"answers": answers, "mean": None if total is None else _tenths(total[0], total[1] * answers)},
         "inquiries": {"complaints": inputs.complaints, "unresolved": inputs.unresolved},
     }
     parts = {
-        name: {"weight": weights[name], "value": _one_decimal(values[name]),
-               "points": _one_decimal(weights[name] * values[name] / 100), **figures[name]}
-        for name in PARTS
+        name: {"weight": weights[name], "value": _tenths(num, den),
+               "points": _tenths(weights[name] * num, 100 * den), **figures[name]}
+        for name, (num, den) in values.items()
     }  # fmt: skip
-    return math.floor(total + Fraction(1, 2)), parts
+    return (2 * numerator + denominator) // (2 * denominator), parts
 
 
 def score_members(conn: Connection, config: LoyaltyScore, now: datetime) -> LoyaltyScoreOutcome:
@@ -160,26 +162,28 @@ def _answers(conn: Connection, config: LoyaltyScore, since: datetime) -> dict[UU
     return found
 
 
-def _rfm_part(rfm: tuple[int, int, int]) -> Fraction:
-    if min(rfm) < 1:
-        return Fraction(0)
-    return Fraction(sum(rfm) - 3, 12) * 100
+# Each part is a fraction (numerator, denominator) of integers.
 
 
-def _satisfaction_part(config: LoyaltyScore, answers: tuple[Decimal, ...]) -> Fraction:
+def _rfm_part(rfm: tuple[int, int, int]) -> tuple[int, int]:
+    return (0, 1) if min(rfm) < 1 else ((sum(rfm) - 3) * 100, 12)
+
+
+def _satisfaction_part(config: LoyaltyScore, answers: tuple[Decimal, ...]) -> tuple[int, int]:
     if not answers:
-        return Fraction(config.no_survey)
+        return config.no_survey, 1
     low, high = config.satisfaction_scale
-    mean = sum((Fraction(answer) for answer in answers), Fraction(0)) / len(answers)
-    return (mean - low) / (high - low) * 100
+    total, scale = sum(answers, Decimal(0)).as_integer_ratio()  # Decimal sums of a few answers are exact
+    return (total - len(answers) * low * scale) * 100, len(answers) * scale * (high - low)
 
 
-def _inquiry_part(config: LoyaltyScore, complaints: int, unresolved: int) -> Fraction:
-    return Fraction(max(0, 100 - complaints * config.complaint_penalty - unresolved * config.unresolved_penalty))
+def _inquiry_part(config: LoyaltyScore, complaints: int, unresolved: int) -> tuple[int, int]:
+    return max(0, 100 - complaints * config.complaint_penalty - unresolved * config.unresolved_penalty), 1
 
 
-def _one_decimal(value: Fraction | Decimal) -> float:
-    return float(round(Fraction(value), 1))
+def _tenths(numerator: int, denominator: int) -> float:
+    """``numerator ÷ denominator`` rounded half up to one decimal."""
+    return ((20 * numerator + denominator) // (2 * denominator)) / 10
 
 
 def _uuid(raw: Any) -> UUID:

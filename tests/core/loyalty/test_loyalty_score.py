@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -144,7 +145,7 @@ def test_scoring_again_rewrites_the_scores_rather_than_adding_rows(loyalty_kit):
 
     rows = stored(loyalty_kit)
     assert outcome.members == len(rows) == 5
-    assert all(score == round(Fraction(sum(rfm) - 3, 12) * 100) if 0 not in rfm else score == 0
+    assert all(score == math.floor(Fraction(sum(rfm) - 3, 12) * 100 + Fraction(1, 2)) if 0 not in rfm else score == 0
                for rfm, score, _ in rows.values())  # fmt: skip
 
 
@@ -154,11 +155,21 @@ def test_the_explanation_lists_each_part_with_its_points():
 
     score, parts = compute_score(config, inputs)
 
-    # rfm 10/12 → 83.3 × 50 % = 41.7; satisfaction 4.5 → 87.5 × 30 % = 26.25; inquiries 70 × 20 % = 14
+    # rfm 10/12 → 83.3 × 50 % = 41.7; satisfaction 4.5 → 87.5 × 30 % = 26.25 (26.3, half up); inquiries 70 × 20 % = 14
     assert score == 82
     assert parts["rfm"] == {"weight": 50, "value": 83.3, "points": 41.7, "recency_score": 5, "frequency_score": 4,
                             "monetary_score": 4}  # fmt: skip
-    assert parts["satisfaction"] == {"weight": 30, "value": 87.5, "points": 26.2, "answers": 2, "mean": 4.5}
+    assert parts["satisfaction"] == {"weight": 30, "value": 87.5, "points": 26.3, "answers": 2, "mean": 4.5}
+
+
+def test_a_score_exactly_half_way_rounds_up_where_floating_point_would_not():
+    config = LoyaltyScore(no_survey=0, complaint_penalty=45, unresolved_penalty=0)  # weights 60 / 25 / 15
+
+    # rfm 1/12 × 100 × 60 % = 5, satisfaction 0, inquiries (100 − 2 × 45) × 15 % = 1.5: 6.5 exactly
+    score, parts = compute_score(config, ScoreInputs((1, 1, 2), complaints=2))
+
+    assert 0.6 * (1 / 12 * 100) + 0.25 * 0 + 0.15 * 10 < 6.5  # 6.499999999999999 in floats
+    assert score == 7 and (parts["rfm"]["points"], parts["inquiries"]["points"]) == (5.0, 1.5)
 
 
 def test_the_stored_explanation_is_read_back_per_part(loyalty_kit):
