@@ -22,7 +22,7 @@ from core.errors import InvalidInputError
 from core.loyalty.rules import SHIPPED_RULES
 from hub.cli import sync
 from hub.cli.common import console
-from hub.cli.web import serve_console
+from hub.cli.web import TRUSTED_PROXIES, serve_console, trusted_proxy_list
 from hub.demo import (
     CALL_CENTER_INSTANCE,
     MAIL_INSTANCE,
@@ -186,7 +186,7 @@ def _serve(hub: Hub, port: int, logins: dict[str, str]) -> None:
         console.print(f"  sign in as [bold]{name}[/] with password [bold]{password}[/]")
     console.print("scheduler running (sync every minute, loyalty jobs nightly); Ctrl-C stops everything\n")
     try:
-        serve_console(hub, "127.0.0.1", chosen)
+        serve_console(hub, "127.0.0.1", chosen, trusted_proxy_list(TRUSTED_PROXIES))
     finally:
         hub.sync.request_stop()
         scheduler.shutdown(wait=True)

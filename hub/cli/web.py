@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from hub.runtime import Hub, open_hub
 from hub.settings import load_settings
 
 if TYPE_CHECKING:
+    import uvicorn
     from fastapi import FastAPI
 
 users_app = typer.Typer(help="Console users.", no_args_is_help=True)
@@ -33,6 +35,8 @@ PasswordStdin = Annotated[
 ]
 
 
+TRUSTED_PROXIES = "127.0.0.1,::1"
+"""Whose forwarding headers ``hub serve`` believes by default: a proxy on the same machine."""
 WORKER_HEALTHCHECK_S = 30
 """How long uvicorn's supervisor waits for a worker to answer before restarting it. Its default, 5 s, is less
 than a spawned worker takes to import the hub on a busy machine: it killed every worker while it started."""
@@ -152,29 +156,62 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Server processes sharing the port, each with the hub opened anew.")
     ] = 1,
+    trusted_proxies: Annotated[
+        str,
+        typer.Option(
+            help="Addresses or networks (comma-separated) of the proxies whose X-Forwarded-For and "
+            "X-Forwarded-Proto are believed; '' for none."
+        ),
+    ] = TRUSTED_PROXIES,
 ) -> None:
     """Serve the REST API and the operator console (put a TLS-terminating proxy in front of it)."""
+    proxies = trusted_proxy_list(trusted_proxies)
     _configure_server_logging()
     with opened_hub() as hub:  # with workers too: a missing schema or key file fails here, once, clearly
         if workers == 1:
-            serve_console(hub, host, port)
+            serve_console(hub, host, port, proxies)
             return
-    serve_workers(host, port, workers)
+    serve_workers(host, port, workers, proxies)
 
 
-def serve_console(hub: Hub, host: str, port: int) -> None:
-    """Serve the API and console of an open hub with uvicorn until SIGTERM or Ctrl-C (a clean stop either way)."""
+def trusted_proxy_list(text: str) -> list[str]:
+    """The proxies of ``--trusted-proxies``, each checked to be an IP address or network (never ``*``)."""
+    proxies = [entry.strip() for entry in text.split(",") if entry.strip()]
+    for entry in proxies:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise InvalidInputError(f"--trusted-proxies: {entry!r} is not an IP address or network") from None
+    return proxies
+
+
+def server_config(app: FastAPI, host: str, port: int, trusted_proxies: list[str]) -> uvicorn.Config:
+    """The uvicorn settings of the console, forwarding headers believed only from ``trusted_proxies``.
+
+    The client address (login throttling counts per client) and the scheme come from ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` only when the connection itself comes from a trusted proxy; anyone else's are ignored.
+    """
     import uvicorn  # imported here: every other command starts faster without it
+
+    # access_log off: our middleware logs each request by route template, without query string or client
+    return uvicorn.Config(
+        app, host=host, port=port, access_log=False, log_config=None, lifespan="off",
+        proxy_headers=True, forwarded_allow_ips=trusted_proxies,
+    )  # fmt: skip
+
+
+def serve_console(hub: Hub, host: str, port: int, trusted_proxies: list[str]) -> None:
+    """Serve the API and console of an open hub with uvicorn until SIGTERM or Ctrl-C (a clean stop either way)."""
+    import uvicorn
 
     from hub.web import create_app
 
-    # access_log off: our middleware logs each request by route template, without query string or client
-    config = uvicorn.Config(create_app(hub), host=host, port=port, access_log=False, log_config=None, lifespan="off")
+    config = server_config(create_app(hub), host, port, trusted_proxies)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after its graceful shutdown
         uvicorn.Server(config).run()
 
 
-def serve_workers(host: str, port: int, workers: int) -> None:
+def serve_workers(host: str, port: int, workers: int, trusted_proxies: list[str]) -> None:
     """Serve with ``workers`` uvicorn worker processes until SIGTERM or Ctrl-C; each builds ``worker_app``.
 
     One Python process runs on one core at most (the GIL): more processes use more cores. Each has its own
@@ -186,6 +223,7 @@ def serve_workers(host: str, port: int, workers: int) -> None:
         uvicorn.run(
             f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers, access_log=False,
             log_config=None, lifespan="on", timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+            proxy_headers=True, forwarded_allow_ips=trusted_proxies,
         )  # fmt: skip
 
 

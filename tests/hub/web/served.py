@@ -11,6 +11,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from hub.cli.web import TRUSTED_PROXIES, server_config, trusted_proxy_list
+
 STARTUP_TIMEOUT = 10.0  # seconds for uvicorn to start serving or to shut down
 
 
@@ -27,10 +29,9 @@ class _SignallingServer(uvicorn.Server):
 
 
 @contextmanager
-def served(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port in a background thread; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", access_log=False)
-    server = _SignallingServer(config)
+def served(app: FastAPI, *, trusted_proxies: str = TRUSTED_PROXIES) -> Iterator[str]:
+    """Serve ``app`` as ``hub serve`` does on a free loopback port in a background thread; yields its base URL."""
+    server = _SignallingServer(server_config(app, "127.0.0.1", 0, trusted_proxy_list(trusted_proxies)))
     thread = threading.Thread(target=server.run, name="console-under-test", daemon=True)
     thread.start()
     try:

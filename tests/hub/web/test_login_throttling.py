@@ -103,3 +103,47 @@ def test_passwords_shorter_than_twelve_characters_are_refused(web: WebHub):
             users.add("newcomer", password, Role.OPERATOR)
         with pytest.raises(InvalidInputError, match="12 to 128"):
             users.set_password("operator", password)
+
+
+def _sign_in_from(client, forwarded_for: str, username: str, *, tls_proxy: bool = True):
+    """One failed sign-in carrying ``X-Forwarded-For: forwarded_for`` (as from a TLS proxy, or plain)."""
+    headers = {"x-forwarded-for": forwarded_for}
+    if tls_proxy:
+        headers |= {"x-forwarded-proto": "https", "host": "console.example", "origin": "https://console.example"}
+    page = client.get("/login", headers=headers)
+    token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)
+    cookie = page.headers["set-cookie"].split(";", 1)[0]  # a Secure cookie: the browser sends it over https
+    form = {"username": username, "password": "a wrong guess", "login_token": token}
+    return client.post("/login", data=form, headers=headers | {"cookie": cookie})
+
+
+def test_behind_a_trusted_proxy_each_browser_is_throttled_on_its_own(web: WebHub):
+    import httpx
+
+    from tests.hub.web.served import served
+
+    with served(web.app, trusted_proxies="127.0.0.1, ::1") as base_url, httpx.Client(base_url=base_url) as client:
+        guesses = [_sign_in_from(client, "198.51.100.7", f"user{n:02}").status_code for n in range(21)]
+        colleague = _sign_in_from(client, "203.0.113.20", "someone").status_code
+    assert guesses[:20] == [401] * 20 and guesses[20] == 429 and colleague == 401
+
+
+def test_forwarding_headers_of_an_untrusted_peer_do_not_dodge_the_throttle(web: WebHub):
+    import httpx
+
+    from tests.hub.web.served import served
+
+    with served(web.app, trusted_proxies="") as base_url, httpx.Client(base_url=base_url) as client:
+        guesses = [
+            _sign_in_from(client, f"198.51.100.{n}", f"user{n:02}", tls_proxy=False).status_code for n in range(21)
+        ]
+    assert guesses[:20] == [401] * 20 and guesses[20] == 429, "a new X-Forwarded-For each time changed nothing"
+
+
+def test_trusted_proxies_must_be_addresses_or_networks():
+    from hub.cli.web import trusted_proxy_list
+
+    assert trusted_proxy_list(" 10.0.0.0/8, ::1 ,") == ["10.0.0.0/8", "::1"]
+    for wrong in ("*", "proxy.internal", "10.0.0.0/40"):
+        with pytest.raises(InvalidInputError, match="--trusted-proxies"):
+            trusted_proxy_list(wrong)
