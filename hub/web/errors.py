@@ -117,7 +117,7 @@ def error_response(request: Request, status: int, code: str, message: str, **hea
         return JSONResponse(body, status_code=status, headers=headers)
     from hub.web.pages import render_error  # the console's templates import this module
 
-    return render_error(request, status, message, headers)
+    return render_error(request, status, code, message, headers)
 
 
 async def _hub_error(request: Request, error: Exception) -> Response:

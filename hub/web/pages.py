@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from core.access import Principal, csrf_token
 from core.members.masking import format_phone, mask_email, mask_phone
-from hub.web.i18n import LOCALES, negotiate, translate
+from hub.web.i18n import LOCALES, catalog, negotiate, translate
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 LANGUAGE_COOKIE = "memberhub_lang"
@@ -54,8 +54,14 @@ def render(request: Request, template: str, http_status: int = 200, **context: A
     return templates.TemplateResponse(request, template, values, status_code=http_status)
 
 
-def render_error(request: Request, status: int, message: str, headers: dict[str, str]) -> HTMLResponse:
-    """The console's error page."""
-    response = render(request, "error.html", status, status_code=status, message=message)
+def render_error(request: Request, status: int, code: str, message: str, headers: dict[str, str]) -> HTMLResponse:
+    """The console's error page: what happened in the user's language, then the error's own (English) line."""
+    locale = locale_of(request)
+    known = catalog(locale)
+    headline = next(
+        (known[key] for key in (f"error.code.{code}", f"error.status.{status}") if key in known),
+        translate(locale, "error.code.error"),
+    )
+    response = render(request, "error.html", status, status_code=status, headline=headline, message=message)
     response.headers.update(headers)
     return response

@@ -152,7 +152,8 @@ def test_merging_an_unknown_member_number_is_404(web):
     client = web.signed_in("supervisor")
     data = {"survivor": web.members["hanako"], "merged": "0000-0000-0000", "reason": "x", "csrf_token": csrf_of(client)}
 
-    assert client.post("/merges", data=data).status_code == 404
+    refused = client.post("/merges", data=data)
+    assert refused.status_code == 404 and "該当する会員が見つかりません。" in refused.text
 
 
 # ── who may, and CSRF ───────────────────────────────────────────────────────────────────────────────
@@ -188,7 +189,10 @@ def test_an_operator_may_not_post_the_supervisor_forms(web, path, data):
 
 @pytest.mark.parametrize("path", ["/review", "/members/{hanako}/merges"])
 def test_an_operator_may_not_open_the_supervisor_pages(web, path):
-    assert web.signed_in("operator").get(path.format(**web.members)).status_code == 403
+    refused = web.signed_in("operator").get(path.format(**web.members))
+    assert refused.status_code == 403
+    assert "この操作を行う権限がありません。" in refused.text, "the error page speaks the operator's language"
+    assert '<span lang="en">this needs the supervisor role' in refused.text, "then the error's own line"
 
 
 # ── messages ────────────────────────────────────────────────────────────────────────────────────────
