@@ -12,12 +12,17 @@ from typing import Any
 
 import pytest
 
-from core.sync.conformance_batches import backfill_all, by_id, duplicates, read_all, records_of, rejects_of
+from core.sync.conformance_batches import (
+    backfill_all,
+    by_id,
+    duplicates,
+    read_all,
+    records_of,
+    rejects_of,
+    resume_points,
+)
 from core.sync.contract import Backfiller, Connector
 from core.sync.cursor import StreamCursor
-
-RESUME_POINTS = 4
-"""Batch cursors of one backfill that the resume check starts from (first, last, and evenly between)."""
 
 
 def backfill_checks(streams: Sequence[str]) -> type:
@@ -63,7 +68,7 @@ def backfill_checks(streams: Sequence[str]) -> type:
             if sum(1 for batch in batches if batch.records) < 2:
                 pytest.fail(f"the sandbox must hold more than one batch of {stream!r} for this test")
             everything = [record.external_id for record in records_of(batches)]
-            for done in _resume_points(len(batches) - 1):
+            for done in resume_points(len(batches) - 1):
                 head = [record.external_id for record in records_of(batches[:done])]
                 rest = [
                     record.external_id
@@ -84,11 +89,3 @@ def backfill_checks(streams: Sequence[str]) -> type:
             assert sorted(ids) == sorted(sandbox.record_ids(stream))
 
     return BackfillChecks
-
-
-def _resume_points(last: int) -> list[int]:
-    """Up to ``RESUME_POINTS`` batch numbers in 1..last, spread evenly, always the first and the last."""
-    if last <= RESUME_POINTS:
-        return list(range(1, last + 1))
-    step = (last - 1) / (RESUME_POINTS - 1)
-    return sorted({1 + round(i * step) for i in range(RESUME_POINTS)})

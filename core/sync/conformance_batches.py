@@ -10,6 +10,8 @@ import pytest
 from core.records import CanonicalRecord
 from core.sync.contract import Backfiller, Batch, Connector, Rejected, SlicedBackfiller
 
+RESUME_POINTS = 4
+"""Batch cursors of one read that a resume check starts from (first, last, and evenly between)."""
 MAX_BATCHES = 10_000
 """A read that yields more batches than this against a sandbox is taken to loop forever."""
 
@@ -61,3 +63,11 @@ def _bounded(batches: Iterator[Batch], what: str) -> list[Batch]:
         if len(collected) > MAX_BATCHES:
             pytest.fail(f"{what} yielded more than {MAX_BATCHES} batches: it does not end")
     return collected
+
+
+def resume_points(last: int) -> list[int]:
+    """Up to ``RESUME_POINTS`` batch numbers in 1..last, spread evenly, always the first and the last."""
+    if last <= RESUME_POINTS:
+        return list(range(1, last + 1))
+    step = (last - 1) / (RESUME_POINTS - 1)
+    return sorted({1 + round(i * step) for i in range(RESUME_POINTS)})
