@@ -32,11 +32,13 @@ def as_of(context: ReportContext) -> datetime:
 
 def points_liability(context: ReportContext) -> tuple[ReportTable, ...]:
     """One table, ``by_rank_state_expiry``: outstanding points per rank, state and expiry bucket."""
-    per_root = _outstanding(context).subquery("outstanding")
+    per_root = _outstanding(context).cte("outstanding")
     o = per_root.c
-    rank = rank_at(o.root, as_of(context), context.lowest_rank)
-    ranked = select(rank.label("rank"), o.state, o.expires, o.points).subquery("ranked")
-    k = ranked.c
+    # The rank once per root (a root has rows per state and expiry), joined back.
+    roots = select(o.root).distinct().subquery("roots")
+    ranks = select(roots.c.root, rank_at(roots.c.root, as_of(context), context.lowest_rank).label("rank")).cte("ranks")
+    ranked = select(ranks.c.rank, o.state, o.expires, o.points).join_from(per_root, ranks, ranks.c.root == o.root)
+    k = ranked.subquery("ranked").c
     query = select(k.rank, k.state, k.expires, func.sum(k.points)).group_by(k.rank, k.state, k.expires)
     rows: list[tuple[Cell, ...]] = sorted(
         (str(r), str(s), str(e), number(n)) for r, s, e, n in context.conn.execute(query).all()
