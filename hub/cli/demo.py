@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -39,6 +40,9 @@ from hub.demo import (
 from hub.runtime import Hub, init_hub
 from hub.scheduler import hub_scheduler
 from hub.settings import load_settings
+
+if TYPE_CHECKING:
+    from connectors.klaviyo.sandbox.state import SandboxState as MailState
 
 DEMO_OPERATOR = "demo-operator"
 DEMO_SUPERVISOR = "demo-supervisor"
@@ -90,6 +94,7 @@ def _sandboxes() -> Iterator[list[DemoInstance]]:
         tills = stack.enter_context(TillSandbox(customers=60, orders=200, people=people))
         calls = stack.enter_context(CallCenterSandbox(users=40, tickets=80, people=people))
         mail = stack.enter_context(MailSandbox(profiles=60, events=80))
+        _answer_surveys_today(mail.state)
         yield [
             DemoInstance(STORE_INSTANCE, "example", {"base_url": store.url, "page_size": 50}, {
                 "token_env": ("MEMBERHUB_DEMO_STORE_TOKEN", store.token),
@@ -120,6 +125,18 @@ survey_code = "post-purchase"
 survey_code_property = "survey"
 answer_properties = {{ satisfaction = "満足度" }}
 """
+
+
+def _answer_surveys_today(mail: MailState) -> None:
+    """Two people answer the post-purchase survey two hours ago, one unhappy: the first sync acts on them.
+
+    The town's older answers are past ``surveys.max_age_days`` and trigger nothing; these issue the rules'
+    coupons and the unhappy one's call-center follow-up.
+    """
+    unhappy, happy = (row["id"] for row in mail.profile_rows()[:2])
+    answered = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    mail.add_event(unhappy, SURVEY_METRIC, {"survey": "post-purchase", "満足度": 1}, answered)
+    mail.add_event(happy, SURVEY_METRIC, {"survey": "post-purchase", "満足度": 5}, answered)
 
 
 @contextmanager
