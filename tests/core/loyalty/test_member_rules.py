@@ -26,11 +26,14 @@ def refused(tmp_path: Path, text: str) -> str:
     return str(caught.value).removeprefix(f"{path}: ")
 
 
-def test_the_shipped_example_has_a_birthday_bonus_and_segments():
+def test_the_shipped_example_has_birthday_and_anniversary_bonuses_segments_and_rank_flags():
     rules = load_rules(SHIPPED_RULES)
 
     assert rules.birthday is not None and rules.birthday.benefit == "points"
-    assert [segment.code for segment in rules.segments] == ["vip", "online-regulars", "dormant"]
+    assert rules.anniversary is not None and rules.anniversary.points == 300
+    assert [segment.code for segment in rules.segments] == ["vip", "online-regulars", "dormant", "loyal"]
+    assert rules.segments[-1].loyalty_score_min == 70 and rules.loyalty_score.rfm_weight == 60
+    assert rules.rank("gold").flags == ("priority_reservation", "rank_only_sale")
 
 
 def test_a_points_benefit_without_points_is_refused(tmp_path):
