@@ -23,7 +23,7 @@ from core.store import (
     require_current_schema,
     upgrade_database,
 )
-from core.store.database import _alembic_config, _migration_transaction
+from core.store.database import SCHEMA_HEAD, _alembic_config, _migration_transaction
 
 VERSIONS = Path(__file__).parents[3] / "core" / "store" / "migrations" / "versions"
 
@@ -73,6 +73,26 @@ def test_require_current_schema_refuses_a_revision_from_a_newer_hub(engine: Engi
 
     with pytest.raises(NotInitialisedError, match=r"9999_future.*upgrade MemberHub"):
         require_current_schema(engine)
+
+
+def test_the_known_head_is_the_newest_migration() -> None:
+    assert head_revision() == SCHEMA_HEAD, "a new migration updates core.store.database.SCHEMA_HEAD"
+
+
+def test_require_current_schema_names_an_older_revision_to_upgrade_from(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0013_report_cache'"))
+
+    with pytest.raises(NotInitialisedError, match=r"0013_report_cache but .* needs 0014_.*hub db upgrade"):
+        require_current_schema(engine)
+
+
+def test_opening_a_current_hub_does_not_load_alembic() -> None:
+    import subprocess
+    import sys
+
+    probe = "import sys, hub.runtime; print(any(name.startswith('alembic') for name in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"
 
 
 def test_migrations_do_not_import_the_models() -> None:
