@@ -42,7 +42,7 @@ def cluster_statuses(conn: Connection, now: datetime) -> list[Row[Any]]:
     ``available`` is spendable at ``now``, ``pending`` still in its return window; ``next_expiry`` is the
     earliest expiry among the points left and ``expiring`` how many expire then.
     """
-    lots = _live_lots(now).subquery("lots")
+    lots = _live_lots(now).cte("lots")  # read twice below: a CTE is computed once (both databases materialise it)
     spendable = lots.c.available_at <= now
     totals = (
         select(
