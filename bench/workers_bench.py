@@ -14,7 +14,8 @@ workers  the ingest benchmark's ``bench`` source (bench/ingest_source.py, loaded
          backfilled in ``--slices`` slices (``hub sync … --full-refresh --slices N --queue``) by 1, then (on a
          fresh database) 2 real ``hub worker --concurrency 1`` processes on the machine's Redis. Reported:
          purchases/s from the first slice's start to the last slice's end (from ``sync_runs``), and the ratio.
-         Target: 2 workers ≥ 1.6 × 1 worker.
+         Target: 2 workers ≥ 1.6 × 1 worker. ``--anonymous``: orders without customers (no member to look up, no
+         points to earn), the engine and the store alone.
 
 The machine has two cores, which the workers share with PostgreSQL and their connector processes. PostgreSQL runs
 on the server of MEMBERHUB_TEST_PG_URL (as the tests do); Redis at MEMBERHUB_BENCH_REDIS_URL, else
@@ -60,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--slices", type=int, default=8)
     parser.add_argument("--part", choices=("bulk", "workers", "both"), default="both")
+    parser.add_argument(
+        "--anonymous", action="store_true", help="orders without customers: no member to find, no points to earn"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="workers-bench-") as workdir:
         if args.part in ("bulk", "both"):
@@ -196,12 +200,14 @@ def _measure_workers(workdir: Path, count: int, args: argparse.Namespace) -> flo
     with throwaway_database("postgresql", workdir, prefix=f"bench_workers{count}") as url:
         env = _hub_env(home, url)
         _hub(env, "init")
+        customers = 0 if args.anonymous else args.customers
         (home / "hub.toml").write_text(
-            f'[connectors.{SOURCE}]\ntype = "bench"\ncustomers = {args.customers}\norders = {args.orders}\n'
+            f'[connectors.{SOURCE}]\ntype = "bench"\ncustomers = {customers}\norders = {args.orders}\n'
             "page_size = 1000\ndeadline_s = 3600\n",
             encoding="utf-8",
         )
-        _hub(env, "sync", SOURCE, "--stream", "customers")
+        if customers:
+            _hub(env, "sync", SOURCE, "--stream", "customers")
         database = create_engine(url)
         with _workers(env, count, home):
             busy_before = _cpu_times()
