@@ -24,7 +24,6 @@ from core.loyalty.periods import jst_date
 from core.loyalty.ranks import roots_through
 from core.loyalty.rules import LoyaltyRules
 from core.store import anniversaries as repo
-from core.store import birthdays as benefits_repo
 from core.store import loyalty as loyalty_repo
 from core.sync.payloads import PayloadSealer
 
@@ -62,10 +61,8 @@ def give_anniversary_benefits(
     if anniversary is None:
         return AnniversaryOutcome(0, 0, ())
     today = jst_date(now)
-    parents = loyalty_repo.merge_parents(conn)
-    prefix = f"anniversary:{today.year}:"
-    done = set(roots_through(parents, benefits_repo.benefited_members(conn, prefix)).values())
     anniversaries = [_uuid(row.root) for row in repo.cluster_join_times(conn) if _due(row.joined_at, today)]
+    done = _rewarded(conn, today.year, anniversaries)
     due = sorted(root for root in anniversaries if root not in done)
     events = [anniversary_event(today.year, root) for root in due]
     if anniversary.benefit == "points":
@@ -73,6 +70,20 @@ def give_anniversary_benefits(
         return AnniversaryOutcome(len(anniversaries), len(due), tuple(given))
     messages = give_coupons(conn, rules, anniversary, now, due, events, outbox)
     return AnniversaryOutcome(len(anniversaries), len(due), (), messages)
+
+
+def _rewarded(conn: Connection, year: int, roots: list[UUID]) -> set[UUID]:
+    """The roots among ``roots`` whose cluster had this year's benefit under any of its members.
+
+    Looked up by exact source event, an index hit each, rather than by prefix over the whole ledger; every
+    member of these clusters is asked, since a member merged in later may hold its own year's benefit.
+    """
+    wanted = set(roots)
+    parents = loyalty_repo.merge_parents(conn)
+    merged = {member: root for member, root in roots_through(parents, parents).items() if root in wanted}
+    owners = {anniversary_event(year, root): root for root in roots}
+    owners |= {anniversary_event(year, member): root for member, root in merged.items()}
+    return {owners[event] for event in repo.given_events(conn, list(owners))}
 
 
 def _due(joined_at: datetime, today: date) -> bool:

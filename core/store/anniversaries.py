@@ -1,14 +1,20 @@
-"""SQL of the anniversary job: when each cluster joined, as the earliest creation of any of its members."""
+"""SQL of the anniversary job: when each cluster joined, and which anniversary benefits were given already.
+
+A cluster joined when the earliest of its members was created (``core.loyalty.anniversary``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, func, select, union
 
-from core.store.loyalty import MEMBERS
+from core.store.loyalty import LEDGER, MEMBERS, among
+from core.store.models import Coupon, table_of
 from core.store.rfm import cluster_tree
+
+COUPONS = table_of(Coupon)
 
 
 def cluster_join_times(conn: Connection) -> Sequence[Row[Any, Any]]:
@@ -23,3 +29,12 @@ def cluster_join_times(conn: Connection) -> Sequence[Row[Any, Any]]:
         .group_by(tree.c.root)
     )
     return conn.execute(query).all()
+
+
+def given_events(conn: Connection, source_events: Collection[str]) -> set[str]:
+    """Those of ``source_events`` that a ledger entry or a coupon already carries (looked up by the unique index)."""
+    if not source_events:
+        return set()
+    entries = select(LEDGER.c.source_event).where(among(conn, LEDGER.c.source_event, source_events))
+    coupons = select(COUPONS.c.source_event).where(among(conn, COUPONS.c.source_event, source_events))
+    return {row[0] for row in conn.execute(union(entries, coupons))}
