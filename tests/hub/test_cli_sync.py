@@ -14,23 +14,24 @@ def _write_config(hub_cli, text: str) -> None:
     (hub_cli.home / "hub.toml").write_text(text, encoding="utf-8")
 
 
+def _configure_tokyo(hub_cli, sandbox, *, before: str = "", settings: str = "") -> None:
+    """``hub.toml`` with one example instance, ``tokyo``, reading ``sandbox``; ``before`` goes above its table."""
+    hub_cli.env |= {"SHOP_TOKEN": sandbox.token, "SHOP_HOOKS": "s3cret"}
+    instance = (
+        f'[connectors.tokyo]\ntype = "example"\nbase_url = "{sandbox.url}"\ntoken_env = "SHOP_TOKEN"\n'
+        f'webhook_secret_env = "SHOP_HOOKS"\n{settings}'
+    )
+    _write_config(hub_cli, f"{before}\n{instance}")
+
+
 def test_sync_from_hub_toml_then_runs_and_connectors_list(hub_cli):
     hub_cli("init")
     with SandboxServer(customers=12, orders=20) as sandbox:
-        hub_cli.env |= {"SHOP_TOKEN": sandbox.token, "SHOP_HOOKS": "s3cret"}
-        _write_config(
+        _configure_tokyo(
             hub_cli,
-            f"""
-[hub]
-source_priority = ["console", "tokyo"]
-
-[connectors.tokyo]
-type = "example"
-schedule = "every 5m"
-base_url = "{sandbox.url}"
-token_env = "SHOP_TOKEN"
-webhook_secret_env = "SHOP_HOOKS"
-""",
+            sandbox,
+            before='[hub]\nsource_priority = ["console", "tokyo"]\n',
+            settings='schedule = "every 5m"\n',
         )
         listed = hub_cli("connectors", "list").stdout
         assert "tokyo" in listed and "customers, orders" in listed and "every 5m" in listed
@@ -44,18 +45,7 @@ webhook_secret_env = "SHOP_HOOKS"
 def test_a_full_refresh_in_slices_from_the_cli(hub_cli):
     hub_cli("init")
     with SandboxServer(customers=30, orders=90) as sandbox:
-        hub_cli.env |= {"SHOP_TOKEN": sandbox.token, "SHOP_HOOKS": "s3cret"}
-        _write_config(
-            hub_cli,
-            f"""
-[connectors.tokyo]
-type = "example"
-base_url = "{sandbox.url}"
-token_env = "SHOP_TOKEN"
-webhook_secret_env = "SHOP_HOOKS"
-page_size = 10
-""",
-        )
+        _configure_tokyo(hub_cli, sandbox, settings="page_size = 10\n")
         refused = hub_cli("sync", "--slices", "3", ok=False)
         summary = hub_cli("sync", "tokyo", "--stream", "orders", "--full-refresh", "--slices", "3").stdout
     assert refused.returncode == 2 and "use it with --full-refresh" in refused.stderr
@@ -92,17 +82,7 @@ def test_dead_letters_can_be_listed_inspected_and_replayed_from_the_cli(hub_cli)
     hub_cli("init")
     with SandboxServer(customers=5, orders=12) as sandbox:
         sandbox.state.serve_garbage(1, path="/v1/orders")
-        hub_cli.env |= {"SHOP_TOKEN": sandbox.token, "SHOP_HOOKS": "s3cret"}
-        _write_config(
-            hub_cli,
-            f"""
-[connectors.tokyo]
-type = "example"
-base_url = "{sandbox.url}"
-token_env = "SHOP_TOKEN"
-webhook_secret_env = "SHOP_HOOKS"
-""",
-        )
+        _configure_tokyo(hub_cli, sandbox)
         hub_cli("sync", "tokyo", "--stream", "orders")
         listed = hub_cli("deadletters", "list").stdout
         dead_id = re.search(r"│\s*(\d+)\s*│\s*tokyo", listed).group(1)
