@@ -112,7 +112,7 @@ def score_members(conn: Connection, config: LoyaltyScore, now: datetime) -> Loya
 
     def rows() -> Iterator[dict[str, Any]]:
         for row in repo.root_rfm_scores(conn):
-            root = _uuid(row.id)
+            root = row.id  # as the store gives it: every id of the job is raw (``core.store.loyalty_scores``)
             rfm = (row.recency_score or 0, row.frequency_score or 0, row.monetary_score or 0)
             count, unresolved = complaints.get(root, (0, 0))
             score, parts = compute_score(config, ScoreInputs(rfm, tuple(answers.get(root, ())), count, unresolved))
@@ -153,12 +153,12 @@ def satisfaction_answer(config: LoyaltyScore, score: int | None, answers: Any) -
     return number if number.is_finite() and low <= number <= high else None
 
 
-def _answers(conn: Connection, config: LoyaltyScore, since: datetime) -> dict[UUID, list[Decimal]]:
-    found: dict[UUID, list[Decimal]] = defaultdict(list)
+def _answers(conn: Connection, config: LoyaltyScore, since: datetime) -> dict[Any, list[Decimal]]:
+    found: dict[Any, list[Decimal]] = defaultdict(list)
     for root, score, answers in repo.survey_answers(conn, since):
         answer = satisfaction_answer(config, score, answers)
         if answer is not None:
-            found[_uuid(root)].append(answer)
+            found[root].append(answer)
     return found
 
 
@@ -184,8 +184,3 @@ def _inquiry_part(config: LoyaltyScore, complaints: int, unresolved: int) -> tup
 def _tenths(numerator: int, denominator: int) -> float:
     """``numerator ÷ denominator`` rounded half up to one decimal."""
     return ((20 * numerator + denominator) // (2 * denominator)) / 10
-
-
-def _uuid(raw: Any) -> UUID:
-    """A member id as the store read it (hex text on SQLite, ``UUID`` on PostgreSQL) as a ``UUID``."""
-    return raw if isinstance(raw, UUID) else UUID(str(raw))
