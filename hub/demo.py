@@ -8,8 +8,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from faker import Faker
-
 from core.errors import InvalidInputError
 from core.members.profile import MemberProfile
 from core.normalize import normalize_phone
@@ -24,6 +22,8 @@ def demo_profiles(count: int, *, seed: int = 2026) -> list[MemberProfile]:
 
 
 def _generate(count: int, seed: int) -> Iterator[MemberProfile]:
+    from faker import Faker  # here: every other command starts without Faker's locale data
+
     fake = Faker("ja_JP")
     fake.seed_instance(seed)
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
