@@ -1,8 +1,9 @@
 """Survey satisfaction and NPS of one month, by rank, channel and store.
 
 A response answered in the month by a member counts under its cluster's rank at the month's end and under
-the channel and store of the member's last purchase at or before the answer (``none`` without one): a
-post-purchase survey is about that visit. Satisfaction is the ``satisfaction_question`` answer (1 … max);
+the channel and store of the member's last purchase at or before the answer (``none`` without one; an
+online purchase, which has no store, counts under the store ``online``): a post-purchase survey is about that
+visit. Satisfaction is the ``satisfaction_question`` answer (1 … max);
 NPS comes from the 0–10 ``recommend_question`` answer: promoters answer 9–10, detractors 0–6, NPS is
 100 × (promoters − detractors) ÷ answers. Answers that are not such whole numbers are left out.
 """
@@ -76,7 +77,7 @@ def _answers(context: ReportContext) -> Any:
     return select(
         rank_at(tree.c.root, context.month.end, context.lowest_rank).label("rank"),
         func.coalesce(p.channel, NONE).label("channel"),
-        func.coalesce(p.store_code, NONE).label("store"),
+        func.coalesce(p.store_code, p.channel, NONE).label("store"),
         r.rating,
         r.recommend,
     ).select_from(month.join(tree, tree.c.id == r.member_id).outerjoin(PURCHASES, p.id == r.purchase_id))

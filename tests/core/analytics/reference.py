@@ -116,7 +116,7 @@ class Reference:
                       if p["member_id"] == s["member_id"] and p["purchased_at"] <= s["answered_at"]]  # fmt: skip
             last = max(before, key=lambda p: (p["purchased_at"], p["id"])) if before else None
             channel = last["channel"] if last else "none"
-            store = (last["store_code"] or "none") if last else "none"
+            store = (last["store_code"] or last["channel"]) if last else "none"
             row = rows[(self.rank_at(root, month.end), channel, store)]
             rating = _whole(s["answers"].get("satisfaction"), 1, 5)
             recommend = _whole(s["answers"].get("recommend"), 0, 10)
