@@ -2,7 +2,8 @@
 
 Order: expiry (lapse lots, release pending points), expiry notices, rank period end, birthday and anniversary
 benefits, RFM scores, loyalty scores (which read the RFM scores), segments (which read both), then the member
-statuses pushed to the systems that show them (which read the segments). One transaction per job keeps a
+statuses pushed to the systems that show them (which read the segments), and last the analytics reports of
+this month and the last (``core.analytics``, which read all of it). One transaction per job keeps a
 failure of a later job from undoing an earlier one, and keeps each job's locks short; every job is idempotent,
 so running the whole list again the same night changes nothing more.
 """
