@@ -9,14 +9,14 @@ PostgreSQL), there and back: making and printing 200,000 ``UUID`` objects a nigh
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Row, String, bindparam, case, delete, func, insert, select
 
-from core.store.loyalty import MEMBERS
+from core.store.loyalty import MEMBERS, insert_many
 from core.store.models import Inquiry, MemberLoyaltyScore, MemberScore, SurveyResponse, UTCDateTime, table_of
 from core.store.rfm import cluster_tree
 from core.store.segments import raw_id
@@ -63,7 +63,7 @@ def complaints(conn: Connection, since: datetime, categories: Collection[str]) -
     return {root: (int(count), int(unresolved or 0)) for root, count, unresolved in conn.execute(query)}
 
 
-def replace_scores(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
+def replace_scores(conn: Connection, rows: Iterable[dict[str, Any]]) -> int:
     """Rewrite ``member_loyalty_scores`` with ``rows`` (raw member_id, score, parts, computed_at); returns how many."""
     conn.execute(delete(LOYALTY_SCORES))
     written, chunk = 0, []
@@ -75,14 +75,15 @@ def replace_scores(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
     return written + _insert(conn, chunk)
 
 
-def _insert(conn: Connection, chunk: Sequence[Mapping[str, Any]]) -> int:
-    if chunk:
-        conn.execute(_INSERT_HEX if conn.dialect.name == "sqlite" else _INSERT, list(chunk))
+def _insert(conn: Connection, chunk: Sequence[dict[str, Any]]) -> int:
+    """PostgreSQL: ``COPY`` (its driver gave UUIDs and takes them); SQLite: the hex text as it was read."""
+    if conn.dialect.name == "postgresql":
+        insert_many(conn, LOYALTY_SCORES, chunk)  # the store's bulk path (core.store.loyalty)
+    elif chunk:
+        conn.execute(_INSERT_HEX, list(chunk))
     return len(chunk)
 
 
-_INSERT = insert(LOYALTY_SCORES)
-# SQLite: ``member_id`` goes in as the hex text it was read as (PostgreSQL's driver gives and takes UUIDs).
 _INSERT_HEX = insert(LOYALTY_SCORES).values(member_id=bindparam("member_id", type_=String()))
 
 
