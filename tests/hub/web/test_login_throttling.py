@@ -74,12 +74,12 @@ def test_an_unknown_user_costs_the_same_argon2_work_as_a_wrong_password(web: Web
     form.submit("warm-up", "some password guess")  # first-request costs out of the measurement
     timings: dict[str, list[float]] = {"unknown": [], "wrong": []}
     with mock.patch.object(passwords, "HASHER", mock.Mock(wraps=passwords.HASHER)) as hasher:
-        for _ in range(3):
+        for _ in range(4):  # the fastest of four: a busy machine stretches single attempts unevenly
             for kind, name in (("unknown", "nobody-by-that-name"), ("wrong", "operator")):
                 started = time.perf_counter()
                 assert form.submit(name, "some password guess").status_code == 401
                 timings[kind].append(time.perf_counter() - started)
-    assert hasher.verify.call_count == 6  # one argon2 verification per attempt, whether the user exists or not
+    assert hasher.verify.call_count == 8  # one argon2 verification per attempt, whether the user exists or not
     ratio = min(timings["unknown"]) / min(timings["wrong"])
     assert 1 / 3 < ratio < 3, timings  # tolerant: the point is the same order of magnitude, not a benchmark
 
