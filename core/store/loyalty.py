@@ -210,30 +210,18 @@ def lock_all_lots(conn: Connection) -> None:
 
 
 def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Append ledger entries (every row with the same keys, ``created_at`` included)."""
+    """Append ledger entries (every row with the same keys, ``created_at`` included), by :func:`insert_many`."""
     insert_many(conn, LEDGER, rows)
 
 
 def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert dict rows (all with the keys of the first): ``COPY`` on PostgreSQL, one executemany on SQLite.
+    """Insert dict rows (all with the keys of the first) by the store's bulk path, in the caller's transaction.
 
-    PostgreSQL's ``COPY … FROM STDIN`` in the caller's transaction: 1,000 ledger rows in ≈ 42 ms against ≈ 47 ms
-    for psycopg's pipelined executemany and ≈ 69 ms for an ``INSERT … SELECT FROM unnest`` of column arrays
-    (measured on this machine; most of it is the server checking two foreign keys and updating five indexes).
-    Values go as they are (aware datetimes, UUIDs), which PostgreSQL stores exactly as the Core types would.
-    SQLite runs in the process, where the store's executemany of tuples is already the cheap path.
+    ``core.store.members._insert_rows``: on PostgreSQL ``COPY`` through a staging table from 200 rows
+    (``core.store.bulk``), an executemany of tuples below that and on SQLite; every value passes its column's
+    bind processor, so what is stored is exactly what Core writes.
     """
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        _insert_rows(conn, table, rows)
-        return
-    names = list(rows[0])
-    columns = ", ".join(conn.dialect.identifier_preparer.quote(name) for name in names)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {conn.dialect.identifier_preparer.format_table(table)} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[name] for name in names])
+    _insert_rows(conn, table, rows)
 
 
 def entries_by_source_event(conn: Connection, source_events: Iterable[str]) -> dict[str, Row[Any]]:

@@ -29,7 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.store.loyalty import ADJUSTMENTS, LEDGER, MEMBERS, PURCHASES, among, insert_many
+from core.store.loyalty import ADJUSTMENTS, LEDGER, MEMBERS, PURCHASES, among
+from core.store.members import _insert_rows
 from core.store.models import HubMeta, RankChange, table_of
 
 RANKS = table_of(RankChange)
@@ -157,7 +158,7 @@ def set_ranks(conn: Connection, ranks: dict[UUID, str]) -> None:
 
 def insert_rank_changes(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append rank changes (member_id, from_rank, to_rank, reason, rule_version, changed_at)."""
-    insert_many(conn, RANKS, rows)
+    _insert_rows(conn, RANKS, rows)
 
 
 def rank_change_ids(conn: Connection, member_ids: Iterable[UUID], changed_at: datetime) -> dict[UUID, list[int]]:
