@@ -64,13 +64,6 @@ def test_the_benefit_comes_in_the_month_of_joining_in_japan_once_a_year(kit):
     assert kit.balance("c1").available == 300
 
 
-def test_no_benefit_in_the_month_of_joining_itself(kit):
-    joins(kit, "new", datetime(2026, 6, 2, tzinfo=JST))
-
-    assert run(kit, datetime(2026, 6, 20, tzinfo=JST)).given == 0
-    assert run(kit, datetime(2027, 6, 3, tzinfo=JST)).given == 1
-
-
 def test_a_member_who_joined_on_29_february_celebrates_in_february_leap_year_or_not(kit):
     joins(kit, "leap", datetime(2024, 2, 29, 12, 0, tzinfo=JST))
 
@@ -83,7 +76,9 @@ def test_a_member_who_joined_on_29_february_celebrates_in_february_leap_year_or_
     assert bonuses(kit, "leap") == [(f"anniversary:2025:{member}", 300), (f"anniversary:2028:{member}", 300)]
 
 
-def test_the_month_rule_covers_leap_day_and_the_first_year():
+def test_the_month_rule_covers_leap_day_and_starts_with_the_first_anniversary():
+    assert not is_anniversary_month(date(2026, 6, 2), date(2026, 6, 20))  # the month of joining itself
+    assert is_anniversary_month(date(2026, 6, 2), date(2027, 6, 1))
     assert is_anniversary_month(date(2024, 2, 29), date(2025, 2, 28))
     assert is_anniversary_month(date(2024, 2, 29), date(2028, 2, 29))
     assert not is_anniversary_month(date(2024, 2, 29), date(2024, 2, 29))
