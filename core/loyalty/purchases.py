@@ -47,6 +47,8 @@ class PurchaseBatch:
         """Earn and reverse what is due for the purchases; returns entries written and the events."""
         purchases = repo.purchases_with_members(self.conn, purchase_ids)
         roots, ranks_now = self._clusters(purchases)
+        if roots:  # every cluster of the batch at once, in id order: batches committing side by side never deadlock
+            repo.lock_clusters(self.conn, set(roots.values()))
         live = [p for p in purchases if p.member_id in roots]
         adjustments = repo.adjustments_of(self.conn, [p.id for p in live]) if live else {}
         new = [p for p in live if not p.earned]

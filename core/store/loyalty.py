@@ -197,7 +197,11 @@ def lock_clusters(conn: Connection, roots: Iterable[UUID]) -> None:
         return
     conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _LOTS_LOCK})
     m = MEMBERS.c
-    conn.execute(select(m.id).where(among(conn, m.id, sorted(set(roots)))).order_by(m.id).with_for_update())
+    # NO KEY UPDATE: it queues other spenders but not the foreign-key checks of rows pointing at the member (a
+    # purchase or ledger entry being inserted holds KEY SHARE on it); FOR UPDATE waited on those, and two batches
+    # inserting purchases of each other's members deadlocked.
+    locking = select(m.id).where(among(conn, m.id, sorted(set(roots)))).order_by(m.id)
+    conn.execute(locking.with_for_update(key_share=True))  # SQLAlchemy's spelling of FOR NO KEY UPDATE
 
 
 def lock_all_lots(conn: Connection) -> None:
