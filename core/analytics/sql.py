@@ -18,7 +18,6 @@ from sqlalchemy import (
     Connection,
     FromClause,
     bindparam,
-    case,
     func,
     select,
 )
@@ -27,7 +26,7 @@ from core.analytics.months import Month
 from core.analytics.settings import AnalyticsRules
 from core.store.loyalty import ADJUSTMENTS, MEMBERS, PURCHASES
 from core.store.models import RankChange, UTCDateTime, table_of
-from core.store.rfm import cluster_tree
+from core.store.rfm import adjustment_totals, cluster_tree
 
 __all__ = [
     "CountedPurchases",
@@ -78,14 +77,8 @@ class CountedPurchases:
 
 def counted_purchases(void_statuses: Collection[str]) -> CountedPurchases:
     """The purchases that count, with net yen, for one pass over the purchases table."""
-    p, a = PURCHASES.c, ADJUSTMENTS.c
-    adjusted = (
-        select(
-            a.purchase_id,
-            func.sum(case((a.kind == "refund", a.amount), else_=0)).label("refunded"),
-            func.max(case((a.kind == "cancel", 1), else_=0)).label("cancelled"),
-        ).group_by(a.purchase_id)
-    ).subquery("adjusted")
+    p = PURCHASES.c
+    adjusted = adjustment_totals()
     refunded = func.coalesce(adjusted.c.refunded, 0)
     counts = p.status.not_in(list(void_statuses)) & (func.coalesce(adjusted.c.cancelled, 0) == 0)
     # As in the RFM scores: grouping by a plain member_id makes SQLite walk the member index in random order.

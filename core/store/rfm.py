@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     Integer,
     Select,
+    Subquery,
     bindparam,
     case,
     cast,
@@ -77,16 +78,22 @@ def replace_scores(
     return int(members), int(buyers)
 
 
-def _figures(conn: Connection, tree: CTE, today: date, since: datetime, void_statuses: Collection[str]) -> Select[Any]:
-    """Per cluster root that ever bought: days since the last purchase, counts and net yen in the window."""
-    p, a = PURCHASES.c, ADJUSTMENTS.c
-    adjusted = (
+def adjustment_totals() -> Subquery:
+    """Per adjusted purchase: the yen refunded (``refunded``) and 1 if it was cancelled (``cancelled``)."""
+    a = ADJUSTMENTS.c
+    return (
         select(
             a.purchase_id,
             func.sum(case((a.kind == "refund", a.amount), else_=0)).label("refunded"),
             func.max(case((a.kind == "cancel", 1), else_=0)).label("cancelled"),
         ).group_by(a.purchase_id)
     ).subquery("adjusted")
+
+
+def _figures(conn: Connection, tree: CTE, today: date, since: datetime, void_statuses: Collection[str]) -> Select[Any]:
+    """Per cluster root that ever bought: days since the last purchase, counts and net yen in the window."""
+    p = PURCHASES.c
+    adjusted = adjustment_totals()
     refunded = func.coalesce(adjusted.c.refunded, 0)
     inside = p.purchased_at >= bindparam("since", since, type_=UTCDateTime())
 
