@@ -221,11 +221,7 @@ class SyncEngine:
     def check(self, instance: str) -> CheckResult:
         """Run the connector's ``check`` in an isolated process with the instance's deadline."""
         config = self.registry.instance(instance)
-        process, pipe = start_reader(ReaderSpec(config, None, extra_plugins=self.extra_plugins, check_only=True))
-        try:
-            kind, payload = _receive(pipe, process, time.monotonic() + config.deadline_s)
-        finally:
-            _stop(process)
+        kind, payload = _ask(ReaderSpec(config, None, extra_plugins=self.extra_plugins, check_only=True))
         if kind == "checked":
             return payload  # type: ignore[no-any-return]
         return CheckResult(False, f"{payload.error_class}: {payload.message}")
@@ -393,12 +389,7 @@ class SyncEngine:
 
     def _ask_for_slices(self, config: InstanceConfig, stream: str, slices: int) -> list[str]:
         """The connector's slices of ``stream``, asked in its isolated process within its deadline."""
-        spec = ReaderSpec(config, stream, extra_plugins=self.extra_plugins, plan_slices=slices)
-        process, pipe = start_reader(spec)
-        try:
-            kind, payload = _receive(pipe, process, time.monotonic() + config.deadline_s)
-        finally:
-            _stop(process)
+        kind, payload = _ask(ReaderSpec(config, stream, extra_plugins=self.extra_plugins, plan_slices=slices))
         if kind != "planned":
             error = _PLANNING_ERRORS.get(payload.error_class, RetryableError if payload.retryable else PermanentError)
             raise error(
@@ -448,6 +439,15 @@ def _freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def _ask(spec: ReaderSpec) -> tuple[str, Any]:
+    """The one answer of a reader started for a question (a check, a plan), within the instance's deadline."""
+    process, pipe = start_reader(spec)
+    try:
+        return _receive(pipe, process, time.monotonic() + spec.instance.deadline_s)
+    finally:
+        _stop(process)
 
 
 def _receive(pipe: Pipe, process: Any, deadline: float, stopping: threading.Event | None = None) -> tuple[str, Any]:

@@ -115,19 +115,25 @@ def backfill(instance: str, slices: int = 1, stream: str | None = None) -> int:
     queued = 0
     declared = [spec.name for spec in hub.registry.types[hub.registry.instance(instance).type].streams]
     for name in [stream] if stream else declared:
-        if slices > 1:
-            try:
-                numbers = hub.sync.plan_backfill(instance, name, slices)
-            except NotSliceableError:
-                pass
-            else:
-                for number in numbers:
-                    backfill_slice.delay(instance, name, number)
-                queued += len(numbers)
-                continue
-        sync_stream.delay(instance, name, full_refresh=True)
-        queued += 1
+        numbers = _planned_slices(hub, instance, name, slices)
+        if numbers is None:
+            sync_stream.delay(instance, name, full_refresh=True)
+            queued += 1
+            continue
+        for number in numbers:
+            backfill_slice.delay(instance, name, number)
+        queued += len(numbers)
     return queued
+
+
+def _planned_slices(hub: Hub, instance: str, stream: str, slices: int) -> list[int] | None:
+    """The slices left of the stream's plan (made now or under way); ``None`` to backfill the stream whole."""
+    if slices <= 1:
+        return None
+    try:
+        return hub.sync.plan_backfill(instance, stream, slices)
+    except NotSliceableError:
+        return None
 
 
 @app.task(name="memberhub.backfill_slice", **_RETRYING)  # type: ignore[untyped-decorator]
