@@ -175,18 +175,11 @@ def _lines_of(conn: Any, items: list[dict[str, Any]], prefix: str) -> list[dict[
     keys = sorted({f"{prefix}-{item['external_id']}" for item in items})
     query = select(Purchase.external_id, Purchase.id).where(Purchase.source == SOURCE, Purchase.external_id.in_(keys))
     ids = {row.external_id: row.id for row in conn.execute(query)}
-    columns = _line_columns()
-    return [
-        {"purchase_id": ids[f"{prefix}-{item['external_id']}"], **{name: item[name] for name in columns}}
-        for item in items
-    ]
+    return [{"purchase_id": ids[f"{prefix}-{item['external_id']}"], **_without_key(item)} for item in items]
 
 
-def _line_columns() -> list[str]:
-    from core.store.models import PurchaseLine, table_of
-
-    wanted = ("line_no", "sku", "product_name", "quantity", "unit_price", "amount", "refunded_quantity")
-    return [name for name in wanted if name in table_of(PurchaseLine).c]
+def _without_key(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in item.items() if name != "external_id"}
 
 
 def _report_bulk(rates: dict[str, float]) -> None:
