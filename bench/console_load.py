@@ -6,12 +6,16 @@
 look up (id, phone as national digits, member number), the warm-up and the steps (rate in lookups/s, seconds).
 
 A lookup is what an operator does for a caller, one request after the other: search by the caller's phone
-number or member number, written in one of several notations → open the first result (the summary, audited
-and rate-limited) → the first timeline page (50 entries). Each step offers lookups on a fixed schedule
-whatever the answers (open loop): lookup *i* is due at the step's start + *i* / rate, and its latency runs
-from when it was due, not from when it was sent, so a server that falls behind shows its queue in the
-figures instead of slowing the load down (no coordinated omission). A lookup fails on any status but 200, a
-transport error or timeout, or a search that does not find the member.
+number or member number, written in one of several notations → open that member from the results (the
+summary, audited and rate-limited) → the first timeline page (50 entries). Each step offers lookups on a
+fixed schedule whatever the answers (open loop): lookup *i* is due at the step's start + *i* / rate, and its
+latency runs from when it was due, not from when it was sent, so a server that falls behind shows its queue
+in the figures instead of slowing the load down (no coordinated omission). A lookup fails on any status but
+200, a transport error or timeout, or a search whose results do not hold the member.
+
+The load is not the product, so it is kept cheap: HTTP/1.1 over raw asyncio streams (bench/console_wire.py),
+keep-alive connections reused from a pool, every search request built before its step starts. httpx cost
+8–10 ms of CPU per lookup, which on a 2-CPU machine was CPU taken from the server it measures.
 
 Prints one JSON line as each step starts, and one when its last lookup has ended: offered rate, lookups/s
 achieved, latency percentiles, each request's own p50/p99, errors by kind, how late this process sent
@@ -29,12 +33,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.console_wire import Connections, Refused, WireError, get_request, post_json_request  # noqa: E402
 from bench.timeline_bench import percentile  # noqa: E402
 
 TIMEOUT_S = 30.0
@@ -56,6 +60,15 @@ NUMBER_NOTATIONS = (
 )
 
 
+@dataclass(frozen=True)
+class Caller:
+    """One lookup to make, prepared before its step: the search request, the member it must find, the token."""
+
+    search: bytes
+    member_id: str
+    authorization: str
+
+
 @dataclass
 class Lookup:
     """One lookup's outcome: seconds from when it was due to its end, each request's own seconds, its error."""
@@ -73,36 +86,31 @@ def main(argv: list[str]) -> int:
 
 async def _drive(base_url: str, plan: dict[str, Any]) -> int:
     rng = random.Random(plan["seed"])  # which member, notation and operator: reproducible, not secrets
-    # Idle connections are dropped before uvicorn's 5-second keep-alive timeout: reusing one the server is
-    # closing at that moment fails with a read error that says nothing about the server's capacity.
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=2.0)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=TIMEOUT_S) as client:
-        warm_up = plan["warm_up"]
-        await _step(client, plan, rng, warm_up["rate"], warm_up["seconds"])
-        for step in plan["steps"]:
-            print(json.dumps({"starting": step["rate"]}), flush=True)
-            began, cpu = time.monotonic(), time.process_time()
-            lookups, lags = await _step(client, plan, rng, step["rate"], step["seconds"])
-            seconds = time.monotonic() - began
-            summary = _summary(step["rate"], lookups, lags, seconds)
-            print(json.dumps(summary | {"load_cpu": 100 * (time.process_time() - cpu) / seconds}), flush=True)
+    address = urlsplit(base_url)
+    connections = Connections(address.hostname or "127.0.0.1", address.port or 80)
+    warm_up = plan["warm_up"]
+    await _step(connections, _callers(plan, rng, warm_up), warm_up["rate"])
+    for step in plan["steps"]:
+        callers = _callers(plan, rng, step)
+        print(json.dumps({"starting": step["rate"]}), flush=True)
+        began, cpu = time.monotonic(), time.process_time()
+        lookups, lags = await _step(connections, callers, step["rate"])
+        seconds = time.monotonic() - began
+        summary = _summary(step["rate"], lookups, lags, seconds)
+        print(json.dumps(summary | {"load_cpu": 100 * (time.process_time() - cpu) / seconds}), flush=True)
+    connections.close()
     return 0
 
 
-async def _step(
-    client: httpx.AsyncClient, plan: dict[str, Any], rng: random.Random, rate: float, seconds: float
-) -> tuple[list[Lookup], list[float]]:
-    """Lookups due every 1/rate seconds for ``seconds``; returns them once all have ended, and the send lags."""
-    loop = asyncio.get_running_loop()
-    start = loop.time() + 0.1
-    tasks, lags = [], []
-    for i in range(round(rate * seconds)):
-        due = start + i / rate
-        await asyncio.sleep(due - loop.time())
-        lags.append(loop.time() - due)
+def _callers(plan: dict[str, Any], rng: random.Random, step: dict[str, float]) -> list[Caller]:
+    """The step's lookups, each request to search built here rather than while the step is timed."""
+    callers = []
+    for _ in range(round(step["rate"] * step["seconds"])):
         member, token = rng.choice(plan["members"]), rng.choice(plan["tokens"])
-        tasks.append(asyncio.create_task(_lookup(client, _query(member, rng), member, token, due)))
-    return list(await asyncio.gather(*tasks)), lags
+        authorization = f"Bearer {token}"
+        search = post_json_request(SEARCH, {"query": _query(member, rng)}, authorization)
+        callers.append(Caller(search, member["member_id"], authorization))
+    return callers
 
 
 def _query(member: dict[str, str], rng: random.Random) -> str:
@@ -112,38 +120,51 @@ def _query(member: dict[str, str], rng: random.Random) -> str:
     return rng.choice(NUMBER_NOTATIONS)(member["member_number"].replace("-", ""))
 
 
-async def _lookup(client: httpx.AsyncClient, query: str, member: dict[str, str], token: str, due: float) -> Lookup:
+async def _step(connections: Connections, callers: list[Caller], rate: float) -> tuple[list[Lookup], list[float]]:
+    """One lookup due every 1/rate seconds; returns them once all have ended, and how late each was sent."""
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.1
+    tasks, lags = [], []
+    for i, caller in enumerate(callers):
+        due = start + i / rate
+        await asyncio.sleep(due - loop.time())
+        lags.append(loop.time() - due)
+        tasks.append(asyncio.create_task(_lookup(connections, caller, due)))
+    return list(await asyncio.gather(*tasks)), lags
+
+
+async def _lookup(connections: Connections, caller: Caller, due: float) -> Lookup:
     loop, lookup = asyncio.get_running_loop(), Lookup()
-    headers = {"authorization": f"Bearer {token}"}
     try:
-        found = await _timed(lookup, "search", client.post(SEARCH, json={"query": query}, headers=headers))
-        results = found.json()["results"]
-        if results:
-            opened = f"/api/v1/members/{results[0]['member_id']}"
-            await _timed(lookup, "summary", client.get(opened, headers=headers))
-            await _timed(lookup, "timeline", client.get(f"{opened}/timeline?limit=50", headers=headers))
-        else:
-            lookup.error = "search found nobody"
-    except _Refused as refused:
+        async with asyncio.timeout(TIMEOUT_S):
+            found = json.loads(await _timed(connections, lookup, "search", caller.search))["results"]
+            if any(result["member_id"] == caller.member_id for result in found):
+                opened = f"/api/v1/members/{caller.member_id}"
+                await _timed(connections, lookup, "summary", get_request(opened, caller.authorization))
+                timeline = get_request(f"{opened}/timeline?limit=50", caller.authorization)
+                await _timed(connections, lookup, "timeline", timeline)
+            else:
+                lookup.error = "search missed the member"
+    except Refused as refused:
         lookup.error = str(refused)
-    except httpx.HTTPError as error:
-        lookup.error = type(error).__name__
+    except WireError as error:
+        lookup.error = str(error).split(":")[0]  # the kind of failure, not every message
+    except TimeoutError:
+        lookup.error = "TimeoutError"
     lookup.latency = loop.time() - due
     return lookup
 
 
-class _Refused(Exception):
-    """A request answered with another status than 200."""
-
-
-async def _timed(lookup: Lookup, name: str, request: Any) -> httpx.Response:
+async def _timed(connections: Connections, lookup: Lookup, name: str, request: bytes) -> bytes:
+    """The body of a 200 answer to ``request``, its seconds recorded; any other status raises ``Refused``."""
     loop = asyncio.get_running_loop()
     sent = loop.time()
-    response: httpx.Response = await request
-    lookup.requests[name] = loop.time() - sent
-    if response.status_code != 200:
-        raise _Refused(f"{name} HTTP {response.status_code}")
-    return response
+    try:
+        return await connections.exchange(request)
+    except Refused as refused:
+        raise Refused(f"{name} {refused}") from None
+    finally:
+        lookup.requests[name] = loop.time() - sent
 
 
 def _summary(rate: float, lookups: list[Lookup], lags: list[float], seconds: float) -> dict[str, Any]:
