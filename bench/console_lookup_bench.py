@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/console_lookup_bench.py [--members 200000] [--events 2000000] [--quick] [--baseline]
                      [--rates 10 25 50 75 100] [--seconds 20] [--sync-records 1000000] [--operators 20]
-                     [--workers 1]
+                     [--workers 1] [--sync-niceness 10]
 
 A throw-away PostgreSQL database (on the server of MEMBERHUB_TEST_PG_URL, as the tests use) is initialised
 as ``hub init`` does and seeded like bench/timeline_bench.py's store: demo members and their history, heavy
@@ -12,7 +12,7 @@ members included. The hub then runs as it would in production, each part in its 
             hub's JSON request log on) with ``[console] openings_per_hour = 100000`` in hub.toml;
     sync    a full refresh of a ``bench`` connector instance (bench/ingest_source.py: N/5 new customers and
             4N/5 orders, both streams at once), started before the load and stopped after it (console_sync.py;
-            ``--baseline`` first runs the same steps without it);
+            ``--baseline`` first runs the same steps without it), at ``[sync] niceness = --sync-niceness``;
     load    bench/console_load.py: open-loop lookups (search by phone or member number in varied notations →
             summary → first timeline page) by ``--operators`` operators, each with an API token, at each
             ``--rates`` for ``--seconds``, after a warm-up; latency runs from when a lookup was due.
@@ -66,13 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"MemberHub console lookup benchmark: {plan.members:,} members, {plan.events:,} timeline events "
         f"({plan.heavy:,} heavy × {plan.heavy_events:,}); background full sync of {args.sync_records:,} records; "
-        f"{args.workers} server process(es); {os.cpu_count()} CPUs, load average {_load_averages()} at the start"
+        f"sync niceness {args.sync_niceness}; {args.workers} server process(es); {os.cpu_count()} CPUs, "
+        f"load average {_load_averages()} at the start"
     )
     with (
         tempfile.TemporaryDirectory(prefix="memberhub-console-bench-") as workdir,
         throwaway_database("postgresql", Path(workdir), prefix="memberhub_console") as url,
     ):
-        settings = _settings(Path(workdir), url, args.sync_records)
+        settings = _settings(Path(workdir), url, args.sync_records, args.sync_niceness)
         load_plan = _seed(settings, plan, args)
         plan_file = Path(workdir) / "load-plan.json"
         plan_file.write_text(json.dumps(load_plan), encoding="utf-8")
@@ -101,6 +102,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sync-records", type=int, default=1_000_000, help="records the background sync reads")
     parser.add_argument("--operators", type=int, default=20, help="operators (API tokens) sharing the lookups")
     parser.add_argument("--workers", type=int, default=1, help="hub serve's worker processes")
+    parser.add_argument("--sync-niceness", type=int, default=10, help="[sync] niceness of the bench's hub.toml")
     parser.add_argument("--quick", action="store_true", help="a smoke run: " + ", ".join(f"{k} {v:,}" for k, v in
                                                                                          QUICK.items()))  # fmt: skip
     parser.add_argument("--baseline", action="store_true", help="run the steps without the sync first")
@@ -111,7 +113,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _settings(workdir: Path, url: str, sync_records: int) -> HubSettings:
+def _settings(workdir: Path, url: str, sync_records: int, niceness: int) -> HubSettings:
     """The hub's settings, its key file outside the repository, and a hub.toml with the bench instance."""
     home, keys = workdir / "home", workdir / "keys"
     config = home / "hub.toml"
@@ -119,7 +121,7 @@ def _settings(workdir: Path, url: str, sync_records: int) -> HubSettings:
     customers = sync_records // PROFILE_EVERY
     config.write_text(
         f'[hub]\nsource_priority = ["console", "{INSTANCE}"]\nnightly_jobs = "off"\n\n'
-        "[console]\nopenings_per_hour = 100000\n\n"
+        f"[console]\nopenings_per_hour = 100000\n\n[sync]\nniceness = {niceness}\n\n"
         f'[connectors.{INSTANCE}]\ntype = "bench"\ncustomers = {customers}\norders = {sync_records - customers}\n'
         "deadline_s = 86400\n",
         encoding="utf-8",

@@ -5,7 +5,8 @@
 What ``hub sync INSTANCE --full-refresh`` does (every stream of the instance at once, through the hub's own
 ``SyncEngine``), on the hub the environment names, with the ``bench`` connector type of
 bench/ingest_source.py loaded as an extra plugin: it is no installed entry point, so ``hub sync`` cannot
-build it. Prints one JSON line per stream report when the sync ends.
+build it. Like ``hub sync``, it first takes the ``[sync] niceness`` of hub.toml. Prints one JSON line per
+stream report when the sync ends.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ sys.path.insert(0, str(ROOT))  # `bench.ingest_source` here; the spawned reader 
 
 from hub.runtime import open_hub  # noqa: E402
 from hub.settings import load_settings  # noqa: E402
+from hub.workers.priority import lower_sync_priority  # noqa: E402
 
 PLUGINS = ("bench.ingest_source",)
 
@@ -26,6 +28,7 @@ PLUGINS = ("bench.ingest_source",)
 def main(argv: list[str]) -> int:
     (instance,) = argv
     hub = open_hub(load_settings())
+    lower_sync_priority(hub.config.sync)  # as `hub sync` does: [sync] niceness of the bench's hub.toml
     hub.extra_plugins = PLUGINS  # read by the plugin manager, registry and engine, all built on first use
     try:
         streams = hub.registry.types[hub.registry.instance(instance).type].streams

@@ -48,6 +48,16 @@ class ConsoleSettings(BaseModel):
     secure_cookies: bool = True  # False only behind plain HTTP on a non-loopback address (never in production)
 
 
+class SyncSettings(BaseModel):
+    """The ``[sync]`` table: how processes that run syncs (``hub sync``, ``hub worker``) share the machine."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # CPU niceness (0–19) a sync process gives itself at start, inherited by its connector reader children:
+    # on a machine shared with ``hub serve``, 10 lets operator requests win the CPU over a bulk sync.
+    niceness: int = Field(default=0, ge=0, le=19)
+
+
 @dataclass(frozen=True)
 class HubConfig:
     """The parsed ``hub.toml``."""
@@ -60,6 +70,7 @@ class HubConfig:
     nightly_jobs: str | None = DEFAULT_NIGHTLY_JOBS
     consent: ConsentSettings = field(default_factory=ConsentSettings)
     profiles: ProfileSettings = field(default_factory=ProfileSettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
 
 
 def load_hub_config(path: Path | None) -> HubConfig:
@@ -87,12 +98,13 @@ def load_hub_config(path: Path | None) -> HubConfig:
     console = _section(path, "console", data.get("console", {}), ConsoleSettings)
     consent = _section(path, "consent", data.get("consent", {}), ConsentSettings)
     profiles = _section(path, "profiles", data.get("profiles", {}), ProfileSettings)
+    sync = _section(path, "sync", data.get("sync", {}), SyncSettings)
     for name, section in (("consent", consent), ("profiles", profiles)):
         unknown = sorted(set(section.destinations) - set(connectors))
         if unknown:
             raise ConfigError(f"{path}: {name}.destinations: no [connectors.{unknown[0]}] table in this file")
     nightly_jobs = None if nightly == "off" else nightly
-    return HubConfig(path, connectors, tuple(priority), identity, console, nightly_jobs, consent, profiles)
+    return HubConfig(path, connectors, tuple(priority), identity, console, nightly_jobs, consent, profiles, sync)
 
 
 def _section(path: Path, name: str, table: Any, model: type[_Section]) -> _Section:

@@ -1,0 +1,87 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from hub.config import SyncSettings, load_hub_config
+
+# Each priority change runs in a child interpreter: a niceness, once taken, cannot be given back unprivileged.
+LOWER_AND_REPORT = """
+import os, subprocess, sys
+from pathlib import Path
+from hub.config import SyncSettings
+from hub.workers.priority import lower_sync_priority
+start = int(sys.argv[2])
+if start:
+    os.setpriority(os.PRIO_PROCESS, 0, start)
+taken = lower_sync_priority(SyncSettings(niceness=int(sys.argv[1])))
+child = subprocess.run([sys.executable, "-c", "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"],
+                       capture_output=True, text=True, check=True).stdout.strip()
+autogroup = Path("/proc/self/autogroup")
+group = autogroup.read_text().split()[-1] if autogroup.exists() else "-"
+print(taken, child, group)
+"""
+
+
+def _lower(niceness: int, *, start: int = 0, own_session: bool = False) -> list[str]:
+    """What a child process reports after ``lower_sync_priority``: its niceness, its child's, its session group's."""
+    command = [sys.executable, "-c", LOWER_AND_REPORT, str(niceness), str(start)]
+    environment = os.environ | {"PYTHONPATH": str(Path(__file__).parents[2])}
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=True, env=environment, start_new_session=own_session
+    )
+    return done.stdout.split()
+
+
+def test_the_sync_table_sets_the_niceness_of_sync_processes(tmp_path):
+    path = tmp_path / "hub.toml"
+    path.write_text("[sync]\nniceness = 10\n", encoding="utf-8")
+
+    assert load_hub_config(path).sync == SyncSettings(niceness=10)
+
+
+def test_without_a_sync_table_syncs_keep_the_priority_they_were_started_with(tmp_path):
+    path = tmp_path / "hub.toml"
+    path.write_text('[hub]\nsource_priority = ["console"]\n', encoding="utf-8")
+
+    assert load_hub_config(path).sync.niceness == 0
+
+
+@pytest.mark.parametrize("value", ["-5", "20", '"low"'])
+def test_a_niceness_outside_0_to_19_is_refused_naming_the_key(tmp_path, value):
+    path = tmp_path / "hub.toml"
+    path.write_text(f"[sync]\nniceness = {value}\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match=r"hub\.toml: sync\.niceness: "):
+        load_hub_config(path)
+
+
+def test_a_sync_process_takes_the_niceness_and_its_reader_children_inherit_it():
+    taken, child, _ = _lower(7)
+
+    assert (taken, child) == ("7", "7")
+
+
+def test_a_process_already_nicer_than_the_setting_is_left_as_it_is():
+    taken, child, _ = _lower(5, start=12)
+
+    assert (taken, child) == ("12", "12")
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no autogroup scheduling on this kernel")
+def test_a_sync_leading_its_own_session_also_lowers_its_session_group():
+    _, _, group = _lower(9, own_session=True)
+
+    assert group == "9"
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no autogroup scheduling on this kernel")
+def test_a_sync_started_from_an_operators_terminal_leaves_the_terminal_session_alone():
+    before = Path("/proc/self/autogroup").read_text().split()[-1]
+
+    _, _, group = _lower(9)
+
+    assert group == before
