@@ -1,0 +1,66 @@
+"""Item 26: the parsers of outside input raise only their documented errors, under atheris (fuzz/).
+
+Each target replays its realistic seeds in-process, then fuzzes for a couple of seconds in its own process;
+the long runs (10 minutes a parser class) are ``python -m fuzz.run`` and their figures are in docs/security.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+from fuzz.run import TARGETS, run_target
+from fuzz.target import FuzzTarget, judge
+
+SECONDS_EACH = 2
+
+
+def _target(name: str) -> FuzzTarget:
+    target: FuzzTarget = importlib.import_module(f"fuzz.targets.{name}").TARGET
+    return target
+
+
+def _require_atheris() -> None:
+    """Skip without atheris on a developer machine; in CI (``CI=true``) the fuzz run is required."""
+    if importlib.util.find_spec("atheris") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but atheris is not installed (pip install -e '.[dev]')")
+        pytest.skip("atheris is not installed (pip install -e '.[dev]'); the fuzz targets were not run")
+
+
+def test_an_undocumented_exception_is_a_finding_and_a_documented_one_is_not() -> None:
+    def parse(data: bytes) -> object:
+        if data == b"documented":
+            raise ValueError("refused")
+        return {"present": 1}[data.decode()]
+
+    target = FuzzTarget("oracle", parse, (ValueError,), lambda: [], "records")
+
+    assert judge(target, b"documented") is None
+    assert judge(target, b"present") is None
+    finding = judge(target, b"absent")
+    assert finding is not None
+    assert finding.error == "KeyError: 'absent'"
+    assert finding.signature.startswith("KeyError at tests/security/test_fuzz_targets.py:")
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_every_seed_parses_without_an_undocumented_error(name: str) -> None:
+    target = _target(name)
+    seeds = list(target.seeds())
+
+    assert seeds, f"{name} has no seeds"
+    assert [judge(target, seed) for seed in seeds] == [None] * len(seeds)
+
+
+@pytest.mark.slow
+def test_every_target_fuzzes_without_findings(tmp_path: Path) -> None:
+    _require_atheris()
+    results = [run_target(name, SECONDS_EACH, tmp_path) for name in TARGETS]
+
+    assert [(result.target, result.findings, result.returncode) for result in results if not result.ok] == []
+    assert all(result.executions > 100 for result in results), [(r.target, r.executions) for r in results]
