@@ -8,6 +8,7 @@ a secret rotation both secrets are configured and either one is accepted.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -22,6 +23,8 @@ SIGNATURE_HEADER = "x-example-signature"
 TIMESTAMP_HEADER = "x-example-timestamp"
 DELIVERY_ID_HEADER = "x-example-delivery-id"
 TOLERANCE_S = 300.0
+_UNIX_SECONDS = re.compile(r"[0-9]{1,20}")
+"""ASCII digits only: ``str.isdigit`` also accepts ``²``, which ``int()`` refuses."""
 _MAPPERS = {stream.event_type: stream.mapper for stream in STREAMS.values()}
 
 
@@ -39,7 +42,7 @@ class WebhookVerifier:
         signed = {name.lower(): value for name, value in headers.items()}
         timestamp = signed.get(TIMESTAMP_HEADER, "")
         delivery_id = signed.get(DELIVERY_ID_HEADER, "").strip()
-        if not timestamp.isdigit() or not delivery_id:
+        if not _UNIX_SECONDS.fullmatch(timestamp) or not delivery_id:
             raise WebhookRejected("timestamp or delivery id header missing or malformed", status=400)
         require_signature(signed.get(SIGNATURE_HEADER), timestamp.encode() + b"." + body, self._keys)
         if abs(self._clock() - int(timestamp)) > TOLERANCE_S:
@@ -52,7 +55,7 @@ def parse_delivery(source: str, body: bytes) -> list[CanonicalRecord | Rejected]
     try:
         event = json.loads(body)
         event_type, data = str(event["type"]), event["data"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         raise WebhookRejected("delivery body is not an Example event", status=400) from None
     mapper = _MAPPERS.get(event_type.partition(".")[0])
     return [] if mapper is None else [map_record(source, data, mapper)]

@@ -15,6 +15,7 @@ uninstalled the app) an ``ErasureRequest`` for everything this connector instanc
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -38,6 +39,7 @@ COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "sh
 """Mandatory for every app; each becomes an ``ErasureRequest`` or a ``DataRequest`` (ids only)."""
 # What a compliance delivery's dead letter keeps when it names no id: never the customer's email or phone.
 _COMPLIANCE_ID_FIELDS = ("shop_id", "shop_domain", "orders_to_redact", "orders_requested", "data_request")
+_ID_TEXT = re.compile(r"[0-9]{1,20}")
 
 OrderReader = Callable[[str], CanonicalRecord | Rejected | None]
 """The current ``Order`` with a global id, read and mapped like a page; ``None`` if the shop no longer has it."""
@@ -130,8 +132,8 @@ def _compliance_request(
 
 
 def _number(value: Any) -> int | None:
-    """A REST id: a positive integer, or its decimal string."""
-    if isinstance(value, str) and value.strip().isdecimal():
+    """A REST id: a positive integer, or its decimal string (ASCII digits, no longer than a 64-bit id)."""
+    if isinstance(value, str) and _ID_TEXT.fullmatch(value.strip()):
         value = int(value.strip())
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
@@ -154,7 +156,7 @@ def _triggered_at(signed: Mapping[str, str]) -> datetime:
 def _payload(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested past the decoder's limit
         raise WebhookRejected("delivery body is not JSON", status=400) from None
     if not isinstance(payload, dict):
         raise WebhookRejected("delivery body is not a JSON object", status=400)

@@ -95,7 +95,7 @@ def notification_body(body: bytes) -> dict[str, Any]:
     """The notification as a JSON object; ``WebhookRejected`` if it is not one."""
     try:
         notification = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested past the decoder's limit
         raise WebhookRejected("notification body is not JSON", status=400) from None
     if not isinstance(notification, dict):
         raise WebhookRejected("notification body is not a JSON object", status=400)

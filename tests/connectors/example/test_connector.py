@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from datetime import timedelta
 from importlib.metadata import entry_points
 
@@ -13,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.example import EXAMPLE_CONNECTOR_TYPE, ExampleConfig, ExampleConnector
+from connectors.example.webhooks import WebhookVerifier, parse_delivery
 from connectors.loopback import LoopbackServer
 from core.errors import ConfigError, PermanentError, RetryableError, WebhookRejected
 from core.plugins.manager import ENTRY_POINT_GROUP, build_plugin_manager
@@ -229,3 +233,21 @@ def test_the_plugin_registers_a_type_the_registry_builds_from_hub_settings(sandb
 def test_the_plugin_is_published_under_the_connectors_entry_point():
     published = {entry.name: entry.value for entry in entry_points(group=ENTRY_POINT_GROUP)}
     assert published.get("example") == "connectors.example.plugin"
+
+
+# Found by fuzzing (fuzz/targets/example_webhook.py): both raised ValueError / RecursionError, a 500.
+@pytest.mark.parametrize("timestamp", ["²", "9" * 5000])
+def test_a_timestamp_int_cannot_read_is_a_400_even_when_signed(timestamp):
+    body, key = b'{"id": "evt_1", "type": "customer.updated", "data": {}}', "example-test-key"
+    mac = hmac.new(key.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    headers = {"X-Example-Timestamp": timestamp, "X-Example-Delivery-Id": "evt_1",
+               "X-Example-Signature": base64.b64encode(mac.digest()).decode()}  # fmt: skip
+    with pytest.raises(WebhookRejected) as caught:
+        WebhookVerifier([key]).verify(headers, body)
+    assert caught.value.status == 400
+
+
+def test_a_body_nested_past_the_json_decoders_limit_is_a_400():
+    with pytest.raises(WebhookRejected) as caught:
+        parse_delivery("shop", b"[" * 100_000)
+    assert caught.value.status == 400

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from connectors.shopify.sandbox import SandboxServer
 from connectors.shopify.sandbox.state import SUPPORTED_VERSIONS
 from connectors.shopify.sandbox.webhooks import redact_payload, signed_delivery
+from connectors.shopify.webhooks import parse_delivery
 from core.crypto.envelope import FieldCipher
 from core.errors import DecryptionError, WebhookRejected
 from core.records import Profile, Purchase
@@ -211,3 +212,20 @@ def _scalars(hub: Hub, query) -> list:
 def _rows(hub: Hub, query) -> list:
     with hub.engine.connect() as conn:
         return conn.execute(query).all()
+
+
+# ── malformed deliveries (found by fuzzing, fuzz/targets/shopify_webhook.py) ────────────────────────
+
+
+def test_a_body_nested_past_the_json_decoders_limit_is_a_400_not_a_crash():
+    headers = {"X-Shopify-Topic": "customers/update", "X-Shopify-Triggered-At": "2026-04-17T08:00:00+00:00"}
+    with pytest.raises(WebhookRejected) as caught:
+        parse_delivery("shopify-test", headers, b"[" * 100_000, lambda order_id: None)
+    assert caught.value.status == 400
+
+
+def test_a_shop_id_of_thousands_of_digits_is_rejected_not_a_crash():
+    headers = {"X-Shopify-Topic": "shop/redact", "X-Shopify-Triggered-At": "2026-04-17T08:00:00+00:00"}
+    body = json.dumps({"shop_id": "1" * 5000, "shop_domain": "x.myshopify.com"}).encode()
+    [rejected] = parse_delivery("shopify-test", headers, body, lambda order_id: None)
+    assert isinstance(rejected, Rejected) and rejected.reason == "shop/redact names no shop id"

@@ -8,6 +8,7 @@ import pytest
 
 from connectors.square import SquareConnector
 from connectors.square.sandbox import SIGNATURE_HEADER, SandboxServer, signature
+from connectors.square.webhooks import WebhookVerifier
 from core.errors import WebhookRejected
 from core.records import Profile, Purchase
 from core.sync.contract import Rejected
@@ -105,3 +106,12 @@ def test_an_order_notification_without_an_id_is_rejected_as_a_record(connector: 
 def test_other_event_types_yield_nothing(connector: SquareConnector) -> None:
     body = b'{"type":"payment.created","event_id":"e2","created_at":"2025-01-01T00:00:00Z","data":{}}'
     assert connector.parse_webhook({}, body) == []
+
+
+def test_a_signed_body_nested_past_the_json_decoders_limit_is_a_400_not_a_crash() -> None:
+    # Found by fuzzing (fuzz/targets/square_webhook.py): json.loads raised RecursionError, a 500.
+    url, body = "https://hub.example.jp/webhooks/square", b"[" * 100_000
+    verifier = WebhookVerifier(["key"], url, max_age_s=3600, max_skew_s=300)
+    with pytest.raises(WebhookRejected) as caught:
+        verifier.verify({SIGNATURE_HEADER: signature("key", url, body)}, body)
+    assert caught.value.status == 400

@@ -11,7 +11,8 @@ import pytest
 from connectors.zendesk import ZendeskConnector
 from connectors.zendesk.sandbox import SandboxServer
 from connectors.zendesk.sandbox.data import API_USER_ID
-from connectors.zendesk.sandbox.webhooks import event, signed_delivery
+from connectors.zendesk.sandbox.webhooks import event, signature, signed_delivery
+from connectors.zendesk.webhooks import WebhookVerifier, parse_delivery
 from core.errors import WebhookRejected
 from core.records import Inquiry, Profile
 
@@ -101,3 +102,21 @@ def test_events_about_agents_organizations_and_vanished_tickets_yield_nothing(
         delivery = signed_delivery(body, secret=secret, at=now)
         connector.verify_webhook(delivery.headers, delivery.body)
         assert connector.parse_webhook(delivery.headers, delivery.body) == []
+
+
+# Found by fuzzing (fuzz/targets/zendesk_webhook.py): RecursionError and int()'s 4,300-digit ValueError, 500s.
+def test_a_signed_body_nested_past_the_json_decoders_limit_is_a_400_not_a_crash() -> None:
+    body, at, key = b"[" * 100_000, 1_776_446_290.0, "zendesk-test-key"
+    headers = {**signed_delivery({}, secret=key, at=at).headers}
+    headers["X-Zendesk-Webhook-Signature"] = signature(key, headers["X-Zendesk-Webhook-Signature-Timestamp"], body)
+    with pytest.raises(WebhookRejected) as caught:
+        WebhookVerifier([key], clock=lambda: at).verify(headers, body)
+    assert caught.value.status == 400
+
+
+@pytest.mark.parametrize("subject", ["zen:user:" + "1" * 5000, "zen:user:١٢٣"])
+def test_a_subject_id_that_is_not_a_zendesk_id_is_a_400(subject: str) -> None:
+    body = json.dumps({"id": "e1", "type": "zen:event-type:user.created", "subject": subject}).encode()
+    with pytest.raises(WebhookRejected) as caught:
+        parse_delivery(body, read_user=lambda user_id: None, read_ticket=lambda ticket_id: None)
+    assert caught.value.status == 400
