@@ -81,9 +81,15 @@ def load_hub_config(path: Path | None) -> HubConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and inline tables
+        raise ConfigError(f"{path}: not valid TOML (arrays or tables nested too deeply)") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
     hub = data.get("hub", {})
+    if not isinstance(hub, dict):
+        raise ConfigError(f"{path}: hub: must be a table")
     priority = hub.get("source_priority", ["console"])
     if not isinstance(priority, list) or not all(isinstance(item, str) for item in priority):
         raise ConfigError(f"{path}: hub.source_priority: must be a list of source names")

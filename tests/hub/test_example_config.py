@@ -85,3 +85,22 @@ def test_a_refused_identity_value_is_not_repeated_in_the_message(tmp_path):
         load_hub_config(path)
 
     assert "kasumi" not in str(refused.value)
+
+
+# Found by fuzzing (fuzz/targets/hub_config.py): UnicodeDecodeError, RecursionError and AttributeError escaped.
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[hub]\nnightly_jobs = '\xff'\n", "not UTF-8 text (byte 22)"),
+        (b"a = " + b"[" * 5000, "not valid TOML (arrays or tables nested too deeply)"),
+        (b"hub = 1\n", "hub: must be a table"),
+    ],
+)
+def test_a_file_that_is_not_a_hub_toml_is_a_config_error(tmp_path, content, message):
+    path = tmp_path / "hub.toml"
+    path.write_bytes(content)
+
+    with pytest.raises(ConfigError) as refused:
+        load_hub_config(path)
+
+    assert str(refused.value) == f"{path}: {message}"
