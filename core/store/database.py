@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 READ_ONLY_OPTION = "memberhub_read_only"
-SCHEMA_HEAD = "0014_member_loyalty_scores"
+SCHEMA_HEAD = "0015_purchases_spend_index"
 """The newest migration's revision: a database at it is current without Alembic loading every migration script
 (a test checks it against Alembic's head; a new migration updates it)."""
 _MIGRATIONS = Path(__file__).with_name("migrations")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Engine, LargeBinary, exc, insert, inspect, select
+from sqlalchemy import DateTime, Engine, LargeBinary, exc, insert, inspect, select
+from sqlalchemy.dialects import sqlite
 
 from core.store import Base, Purchase
+from core.store.models import UTCDateTime
 
 PII_WORDS = ("name", "kana", "email", "phone", "address", "birthday", "notes", "body", "text", "subject")
 # Columns whose names look personal but are not data about a member.
@@ -85,3 +88,23 @@ def test_timestamps_are_stored_and_returned_in_utc(engine: Engine) -> None:
 def test_naive_timestamps_are_refused(engine: Engine) -> None:
     with pytest.raises(exc.StatementError, match="naive datetime"), engine.begin() as conn:
         conn.execute(insert(Purchase).values(_purchase("R-3", datetime(2025, 3, 1, 10, 0))))
+
+
+@pytest.mark.parametrize("offset_hours", [9, 0, -5, 5.5])
+def test_sqlite_timestamps_bind_to_the_text_sqlalchemy_stores(offset_hours: float) -> None:
+    """The one-step SQLite bind writes exactly what the generic chain (decorator, then SQLite DATETIME) writes."""
+    dialect = sqlite.dialect()
+    fast = UTCDateTime().bind_processor(dialect)
+    generic = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    assert fast is not None and generic is not None
+    zone = timezone(timedelta(hours=offset_hours))
+    rng = random.Random(offset_hours)
+    for _ in range(2_000):
+        moment = datetime(1900, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=rng.randrange(250 * 365 * 86_400), microseconds=rng.choice((0, rng.randrange(10**6)))
+        )
+        local = moment.astimezone(zone)
+        assert fast(local) == generic(UTCDateTime().process_bind_param(local, dialect))
+    assert fast(None) is None
+    with pytest.raises(ValueError, match="naive datetime"):
+        fast(datetime(2025, 3, 1, 10, 0))
