@@ -42,7 +42,7 @@ from loyalty_bench import (
     _rules_pushing_to_shop,
     _seed_members,
 )
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam, update
 
 from core.crypto.keyring import KeyRing
 from core.crypto.sealing import MemberSealer
@@ -50,8 +50,10 @@ from core.loyalty import LoyaltyEngine, LoyaltyRules
 from core.loyalty.nightly import run_nightly
 from core.store.database import create_hub_engine, upgrade_database
 from core.store.members import _insert_rows
-from core.store.models import PointLedgerEntry, Purchase, PurchaseAdjustment, table_of
+from core.store.models import Member, PointLedgerEntry, Purchase, PurchaseAdjustment, table_of
 from core.sync.payloads import PayloadSealer
+
+JOIN_YEARS = 5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +82,7 @@ def _run(database: str, engine: Engine, args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
     started = time.perf_counter()
     members = _seed_members(engine, sealer, args.members, rng)
+    _spread_join_dates(engine, members, rng)
     _seed_history(engine, rules, members, args.purchases, rng)
     _analyze(engine)
     print(f"{database}: seeded in {time.perf_counter() - started:.1f} s")
@@ -97,6 +100,21 @@ def _run(database: str, engine: Engine, args: argparse.Namespace) -> None:
             print(f"                {run.name:<16} {run.seconds:6.1f} s  {run.summary}")
         verdict = "met" if total <= TARGET_JOBS_S else "MISSED"
         print(f"                target all nightly jobs ≤ {TARGET_JOBS_S:.0f} s: {total:.1f} s {verdict}", flush=True)
+
+
+def _spread_join_dates(engine: Engine, members: list[UUID], rng: random.Random) -> None:
+    """Members joined over the ``JOIN_YEARS`` before the purchases begin, evenly, as a real member base has.
+
+    (``loyalty_bench`` seeds every member as joined at ``START``: every anniversary would fall in one month.)
+    """
+    span = timedelta(days=365 * JOIN_YEARS).total_seconds()
+    m = table_of(Member).c
+    statement = update(table_of(Member)).where(m.id == bindparam("_id")).values(created_at=bindparam("_at"))
+    with engine.begin() as conn:
+        for start in range(0, len(members), 10_000):
+            chunk = members[start : start + 10_000]
+            joined = [START - timedelta(seconds=rng.random() * span) for _ in chunk]
+            conn.execute(statement, [{"_id": member, "_at": at} for member, at in zip(chunk, joined, strict=True)])
 
 
 def _seed_history(engine: Engine, rules: LoyaltyRules, members: list[UUID], count: int, rng: random.Random) -> None:

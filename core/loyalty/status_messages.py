@@ -55,28 +55,33 @@ def push_member_status(
         return StatusOutcome(0, 0, 0)
     if outbox_sealer is None:
         raise ConfigError("the loyalty rules push member statuses to destinations, but this engine has no outbox")
-    statuses = {_key(row.id): row for row in repo.cluster_statuses(conn, now)}
-    segments = {_key(member): sorted(codes) for member, codes in segments_repo.memberships(conn).items()}
-    ranks, lowest = {level.code for level in rules.ranks.levels}, rules.lowest.code
+    # Ids stay as the store reads them (hex text on SQLite, ``UUID`` on PostgreSQL) from query to digest row:
+    # turning 200,000 of them into ``UUID`` objects and back cost a tenth of the job (profiled).
+    statuses = repo.cluster_statuses(conn, now)
+    segments = {member: sorted(codes) for member, codes in segments_repo.memberships(conn).items()}
+    ranks = {level.code: (level.code, list(level.flags)) for level in rules.ranks.levels}
+    lowest = ranks[rules.lowest.code]
     all_flags = sorted({flag for level in rules.ranks.levels for flag in level.flags})
-    roots = [row.id for row in statuses.values()]
-    links = segments_repo.cluster_links(conn, destinations, roots)
+    links = repo.customer_ids(conn, destinations)
     changes = messages = 0
     for destination in destinations:
-        told = {_key(member): digest for member, digest in repo.pushed_digests(conn, destination).items()}
-        changed: dict[str, tuple[dict[str, Any], list[str], bytes]] = {}
-        for root, customer_ids in links[destination].items():
-            key = root.hex
-            row = statuses[key]
-            rank = rules.rank(row.rank_code if row.rank_code in ranks else lowest)
-            status = _status(row, rank.code, list(rank.flags), segments.get(key, []))
+        told = repo.pushed_digests(conn, destination)
+        linked = links[destination]
+        changed: dict[Any, tuple[dict[str, Any], list[str], bytes]] = {}
+        for row in statuses:
+            customer_ids = linked.get(row.id)
+            if customer_ids is None:
+                continue
+            rank, flags = ranks.get(row.rank_code, lowest)
+            status = _status(row, rank, flags, segments.get(row.id, []))
             digest = _digest(status, customer_ids)
-            if told.get(key) != digest:
-                changed[key] = (status, customer_ids, digest)
-        numbers = member_numbers(conn, sealer, [UUID(key) for key in changed])
+            if told.get(row.id) != digest:
+                changed[row.id] = (status, customer_ids, digest)
+        members = {_uuid(member): changed[member] for member in sorted(changed)}
+        numbers = member_numbers(conn, sealer, members)
         entries = [
-            {"member_id": str(UUID(key)), "customer_id": customer_id, "member_number": numbers.get(key), **status}
-            for key, (status, customer_ids, _) in changed.items()
+            {"member_id": str(member), "customer_id": customer_id, "member_number": numbers.get(member.hex), **status}
+            for member, (status, customer_ids, _) in members.items()
             for customer_id in customer_ids
         ]
         for number, start in enumerate(range(0, len(entries), _CHANGES_PER_MESSAGE)):
@@ -85,8 +90,7 @@ def push_member_status(
                 idempotency_key=f"status:{destination}:{now.isoformat()}:{number}",
                 payload={"changes": entries[start : start + _CHANGES_PER_MESSAGE], "rank_flags": all_flags}, now=now,
             )  # fmt: skip
-        told_now = [{"member_id": UUID(key), "digest": c[2], "pushed_at": now} for key, c in changed.items()]
-        repo.save_digests(conn, destination, told_now)
+        repo.save_digests(conn, destination, [(member, c[2]) for member, c in changed.items()], now)
         changes += len(entries)
     return StatusOutcome(len(statuses), changes, messages)
 
@@ -125,11 +129,16 @@ def _status(row: Any, rank: str, flags: list[str], segments: list[str]) -> dict[
     }
 
 
+# One encoder for every digest: ``json.dumps`` with options builds a new encoder per call.
+_DIGEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def _digest(status: Mapping[str, Any], customer_ids: list[str]) -> bytes:
-    text = json.dumps([status, sorted(customer_ids)], sort_keys=True, separators=(",", ":"))
+    """What a destination was told of a cluster, as 16 bytes (customer ids come sorted from the store)."""
+    text = _DIGEST_JSON.encode([status, customer_ids])
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
-def _key(member_id: Any) -> str:
-    """A member id as the store read it (hex text on SQLite, ``UUID`` on PostgreSQL) as 32 hex digits."""
-    return member_id.hex if isinstance(member_id, UUID) else str(member_id).replace("-", "")
+def _uuid(member_id: Any) -> UUID:
+    """A member id as the store read it (hex text on SQLite, ``UUID`` on PostgreSQL) as a ``UUID``."""
+    return member_id if isinstance(member_id, UUID) else UUID(str(member_id))

@@ -7,17 +7,17 @@ job has not written off yet count as nothing, as a balance does (``core.loyalty.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, case, delete, func, or_, select
+from sqlalchemy import Connection, Row, Select, String, bindparam, case, delete, func, insert, or_, select
 
-from core.store.loyalty import CONSUMPTIONS, LEDGER, MEMBERS, among
-from core.store.members import _insert_rows
+from core.store.loyalty import CONSUMPTIONS, LEDGER, MEMBERS, among, insert_many
 from core.store.models import MemberStatusPush, table_of
 from core.store.rfm import cluster_tree
-from core.store.segments import raw_id
+from core.store.segments import LINKS, raw_id
 
 PUSHES = table_of(MemberStatusPush)
 
@@ -91,11 +91,34 @@ def pushed_digests(conn: Connection, destination: str) -> dict[Any, bytes]:
     return {member_id: bytes(digest) for member_id, digest in conn.execute(query)}
 
 
-def save_digests(conn: Connection, destination: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Record what ``destination`` was told: rows of ``member_id``, ``digest``, ``pushed_at`` (replacing older)."""
-    if not rows:
+def customer_ids(conn: Connection, destinations: Iterable[str]) -> dict[str, dict[Any, list[str]]]:
+    """Per destination: every active cluster root (as :func:`raw_id` gives it) → its cluster's ids there, sorted."""
+    tree, k = cluster_tree(), LINKS.c
+    wanted = sorted(set(destinations))
+    found: dict[str, dict[Any, list[str]]] = {destination: defaultdict(list) for destination in wanted}
+    query = (
+        select(k.source, raw_id(tree.c.root), k.external_id)
+        .select_from(LINKS.join(tree, tree.c.id == k.member_id))
+        .where(k.source.in_(wanted))
+        .order_by(k.source, tree.c.root, k.external_id)
+    )
+    for source, root, external_id in conn.execute(query):
+        found[source][root].append(external_id)
+    return {destination: dict(roots) for destination, roots in found.items()}
+
+
+def save_digests(conn: Connection, destination: str, told: Sequence[tuple[Any, bytes]], now: datetime) -> None:
+    """Record what ``destination`` was told at ``now``: (member as :func:`raw_id` gives it, digest), replacing older."""
+    if not told:
         return
     p = PUSHES.c
-    told = [row["member_id"] for row in rows]
-    conn.execute(delete(PUSHES).where(p.destination == destination, among(conn, p.member_id, told)))
-    _insert_rows(conn, PUSHES, [{"destination": destination, **row} for row in rows])
+    members = [member for member, _ in told]
+    conn.execute(delete(PUSHES).where(p.destination == destination, among(conn, p.member_id, members)))
+    rows = [{"destination": destination, "member_id": m, "digest": d, "pushed_at": now} for m, d in told]
+    if conn.dialect.name == "postgresql":
+        insert_many(conn, PUSHES, rows)  # the store's bulk path; the driver gave UUIDs and takes them
+    else:
+        conn.execute(_INSERT_HEX, rows)  # SQLite: the hex text as it was read
+
+
+_INSERT_HEX = insert(PUSHES).values(member_id=bindparam("member_id", type_=String()))
