@@ -1,6 +1,7 @@
 """Runs one target under atheris: ``python -m fuzz.harness NAME [libFuzzer options] [corpus dirs]``.
 
-The parsers are imported inside ``atheris.instrument_imports`` so the fuzzer sees their branches. An input
+The parsers are imported inside ``atheris.instrument_imports`` so the fuzzer sees their branches, and
+``fuzz.mutations`` adds the hostile shapes byte mutations miss to libFuzzer's own mutations. An input
 that raises an undocumented exception is saved to ``$FUZZ_FINDINGS`` and reported once per bug (type and
 place) on a ``FINDING`` line; the run goes on, so one run collects every bug it reaches rather than the first.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import atheris  # type: ignore[import-untyped]
 
+from fuzz.mutations import hostile
 from fuzz.target import FuzzTarget, judge, save_finding
 
 _PROJECT_PACKAGES = ["connectors", "core", "hub", "tomllib"]
@@ -42,8 +44,12 @@ def main(argv: list[str]) -> None:
             seen.add(finding.signature)
             print(f"FINDING {finding.signature} | {finding.error} | {path}", file=sys.stderr, flush=True)
 
+    def mutate(data: bytes, max_size: int, seed: int) -> bytes:
+        spliced = hostile(data, max_size, seed)
+        return atheris.Mutate(data, max_size) if spliced is None else spliced
+
     sys.setrecursionlimit(1000)  # the interpreter's default, whatever the launcher set
-    atheris.Setup([argv[0], *argv[2:]], one_input)
+    atheris.Setup([argv[0], *argv[2:]], one_input, custom_mutator=mutate)
     atheris.Fuzz()
 
 

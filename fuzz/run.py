@@ -31,6 +31,7 @@ TARGETS = (
     "zendesk_records",
     "klaviyo_records",
     "example_records",
+    "api_pages",
     "hub_config",
     "loyalty_rules",
 )
@@ -38,6 +39,10 @@ _REPOSITORY = Path(__file__).resolve().parent.parent
 _DONE = re.compile(r"^#(\d+)\s+DONE\s+cov: (\d+)", re.MULTILINE)
 _STATUS = re.compile(r"^#(\d+)\s+\w+\s+cov: (\d+)", re.MULTILINE)
 _EXECUTED = re.compile(r"stat::number_of_executed_units: (\d+)")
+_QUOTED = re.compile(rb'"[\x20-\x21\x23-\x5b\x5d-\x7e]{1,40}"')
+_HEADER = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{1,60}:", re.MULTILINE)
+_SYNTAX = (b"[", b"]", b"{", b"}", b'":', b"null", b"true", b"false", b"-1", b"0.5", b"1e400", b"\\u0000", b"\n\n")
+_MAX_TOKENS = 400
 
 
 @dataclass(frozen=True)
@@ -66,16 +71,38 @@ def write_seeds(target: str, corpus: Path) -> int:
     return len(seeds)
 
 
+def write_dictionary(seeds: Path, dictionary: Path) -> int:
+    """A libFuzzer dictionary of the seeds' JSON strings and header names, plus JSON syntax; how many tokens."""
+    tokens = dict.fromkeys(_SYNTAX)
+    for seed in sorted(seeds.iterdir()):
+        data = seed.read_bytes()
+        tokens.update(dict.fromkeys(_QUOTED.findall(data)))
+        tokens.update(dict.fromkeys(_HEADER.findall(data)))
+    chosen = list(tokens)[:_MAX_TOKENS]
+    dictionary.write_text("".join(f'"{_escaped(token)}"\n' for token in chosen))
+    return len(chosen)
+
+
+def _escaped(token: bytes) -> str:
+    return "".join(chr(byte) if 0x20 <= byte < 0x7F and byte not in b'"\\' else f"\\x{byte:02x}" for byte in token)
+
+
 def run_target(target: str, seconds: int, workdir: Path, *, max_len: int = 65536) -> RunResult:
-    """Fuzz ``target`` for ``seconds`` in a subprocess and parse libFuzzer's report."""
+    """Fuzz ``target`` for ``seconds`` in a subprocess and parse libFuzzer's report.
+
+    ``-len_control=0`` lets inputs reach ``max_len`` at once: some bugs need a long input (a thousand ``[``).
+    """
     corpus = workdir / "corpus" / target
     seeds = workdir / "seeds" / target
     write_seeds(target, seeds)
+    dictionary = workdir / f"{target}.dict"
+    write_dictionary(seeds, dictionary)
     corpus.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "fuzz.harness", target,
-        f"-max_total_time={seconds}", f"-max_len={max_len}", "-timeout=20", "-rss_limit_mb=2048",
-        "-print_final_stats=1", f"-artifact_prefix={workdir}/artifacts-{target}-", str(corpus), str(seeds),
+        f"-max_total_time={seconds}", f"-max_len={max_len}", "-len_control=0", f"-dict={dictionary}",
+        "-timeout=20", "-rss_limit_mb=2048", "-print_final_stats=1", f"-artifact_prefix={workdir}/artifacts-{target}-",
+        str(corpus), str(seeds),
     ]  # fmt: skip
     environment = {**os.environ, "FUZZ_FINDINGS": str(workdir / "findings")}
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
