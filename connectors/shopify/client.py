@@ -16,7 +16,7 @@ import httpx
 from connectors.shopify.config import ShopifyConfig
 from connectors.shopify.pacing import CostPacer, PacingStats
 from core.errors import PermanentError, RetryableError
-from core.sync.http import Action, ConnectorHttpClient, ErrorRule
+from core.sync.http import Action, ConnectorHttpClient, ErrorRule, response_json
 from core.sync.retry import RetryEvent, RetryPolicy, retrying
 
 SHOPIFY_ERROR_RULES: tuple[ErrorRule, ...] = (
@@ -95,7 +95,7 @@ class ShopifyClient:
         response = self._http.request("POST", self._path, json={"query": document, "variables": dict(variables)})
         endpoint = f"POST {self._path} {operation}"
         try:
-            body = response.json()
+            body = response_json(response)
         except ValueError:
             raise PermanentError(f"{endpoint}: HTTP {response.status_code} body is not JSON") from None
         if not isinstance(body, dict):
@@ -118,7 +118,7 @@ class ShopifyClient:
         if response.status_code != 429:
             return None
         try:
-            body = response.json()
+            body = response_json(response)
         except ValueError:
             return None
         if not isinstance(body, dict) or "THROTTLED" not in _error_codes(body):

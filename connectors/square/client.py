@@ -17,7 +17,7 @@ import httpx
 
 from connectors.square.config import SquareConfig
 from core.errors import PermanentError
-from core.sync.http import Action, ConnectorHttpClient, ErrorRule
+from core.sync.http import Action, ConnectorHttpClient, ErrorRule, response_json
 from core.sync.retry import RetryPolicy
 
 SQUARE_ERROR_RULES: tuple[ErrorRule, ...] = (
@@ -126,7 +126,7 @@ class SquareClient:
 def _error_code(response: httpx.Response) -> str | None:
     """``category/code`` of Square's first error; both come from fixed lists, so they hold no personal data."""
     try:
-        errors = response.json().get("errors")
+        errors = response_json(response).get("errors")
         first = errors[0]
         category, code = str(first.get("category", "")), str(first.get("code", ""))
     except (ValueError, AttributeError, TypeError, IndexError, KeyError):
@@ -139,7 +139,7 @@ def _error_code(response: httpx.Response) -> str | None:
 
 def _json(response: httpx.Response, endpoint: str) -> Any:
     try:
-        return response.json()
+        return response_json(response)
     except ValueError:
         raise PermanentError(f"{endpoint}: HTTP {response.status_code} body is not JSON") from None
 

@@ -17,7 +17,7 @@ import httpx
 
 from connectors.zendesk.config import ZendeskConfig
 from core.errors import PermanentError
-from core.sync.http import Action, ClientStats, ConnectorHttpClient, ErrorRule
+from core.sync.http import Action, ClientStats, ConnectorHttpClient, ErrorRule, response_json
 from core.sync.retry import RetryPolicy
 
 ZENDESK_ERROR_RULES: tuple[ErrorRule, ...] = (
@@ -206,7 +206,7 @@ def _record_invalid(response: httpx.Response) -> ErrorRule | None:
     if response.status_code != 422:
         return None
     try:
-        body = response.json()
+        body = response_json(response)
     except ValueError:
         return None
     details = body.get("details") if isinstance(body, dict) else None
@@ -235,7 +235,7 @@ def _roles(users: Any) -> dict[int, str]:
 
 def _json(response: httpx.Response, endpoint: str) -> Any:
     try:
-        return response.json()
+        return response_json(response)
     except ValueError:
         raise PermanentError(f"{endpoint}: HTTP {response.status_code} body is not JSON") from None
 

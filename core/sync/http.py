@@ -24,7 +24,7 @@ import httpx
 from core.errors import PermanentError, RetryableError
 from core.sync.retry import RetryEvent, RetryPolicy, parse_retry_after, retrying
 
-__all__ = ["DEFAULT_RULES", "Action", "ClientStats", "ConnectorHttpClient", "ErrorRule"]
+__all__ = ["DEFAULT_RULES", "Action", "ClientStats", "ConnectorHttpClient", "ErrorRule", "response_json"]
 
 
 class Action(StrEnum):
@@ -119,7 +119,7 @@ class ConnectorHttpClient:
         """GET ``path`` and decode its JSON body; a body that is not JSON is a :class:`PermanentError`."""
         response = self.request("GET", path, template=template, **kwargs)
         try:
-            return response.json()
+            return response_json(response)
         except ValueError:
             endpoint = f"GET {template or path.partition('?')[0]}"
             raise PermanentError(f"{endpoint}: HTTP {response.status_code} body is not JSON") from None
@@ -171,6 +171,18 @@ class ConnectorHttpClient:
     def _count_retry(self, event: RetryEvent) -> None:
         self.stats.retries += 1
         self.stats.waited += event.delay
+
+
+def response_json(response: httpx.Response) -> Any:
+    """The body decoded as JSON; ``ValueError`` if it is not JSON.
+
+    Arrays or objects nested past the decoder's recursion limit raise ``RecursionError``, which callers catching
+    ``ValueError`` would miss: it becomes a ``ValueError`` too.
+    """
+    try:
+        return response.json()
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _error_for(

@@ -205,3 +205,11 @@ def test_requests_go_to_the_base_url_with_the_connector_headers(waits: list[floa
     sent = wire.requests[0]
     assert str(sent.url) == "https://shop.example.jp/api/orders?page=2"
     assert sent.headers["Authorization"] == "Bearer test"
+
+
+def test_a_body_nested_past_the_json_decoders_limit_is_a_permanent_error_too(waits: list[float]) -> None:
+    # Found by fuzzing (fuzz/targets/api_pages.py): json raised RecursionError, which ``except ValueError`` missed.
+    wire = Wire(httpx.Response(200, content=b"[" * 100_000))
+
+    with pytest.raises(PermanentError, match=r"^GET /orders: HTTP 200 body is not JSON$"):
+        client_for(wire, waits).get_json("/orders")
