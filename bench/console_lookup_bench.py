@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/console_lookup_bench.py [--members 200000] [--events 2000000] [--quick] [--baseline]
                      [--rates 10 25 50 75 100] [--seconds 20] [--sync-records 1000000] [--operators 20]
-                     [--workers 1] [--sync-niceness 10]
+                     [--workers 1] [--sync-niceness 10 [0 …]]
 
 A throw-away PostgreSQL database (on the server of MEMBERHUB_TEST_PG_URL, as the tests use) is initialised
 as ``hub init`` does and seeded like bench/timeline_bench.py's store: demo members and their history, heavy
@@ -12,7 +12,8 @@ members included. The hub then runs as it would in production, each part in its 
             hub's JSON request log on) with ``[console] openings_per_hour = 100000`` in hub.toml;
     sync    a full refresh of a ``bench`` connector instance (bench/ingest_source.py: N/5 new customers and
             4N/5 orders, both streams at once), started before the load and stopped after it (console_sync.py;
-            ``--baseline`` first runs the same steps without it), at ``[sync] niceness = --sync-niceness``;
+            ``--baseline`` first runs the same steps without it), at ``[sync] niceness`` from ``--sync-niceness``;
+            several values run the steps once per value, each during a sync of a new instance;
     load    bench/console_load.py: open-loop lookups (search by phone or member number in varied notations →
             summary → first timeline page) by ``--operators`` operators, each with an API token, at each
             ``--rates`` for ``--seconds``, after a warm-up; latency runs from when a lookup was due.
@@ -66,14 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"MemberHub console lookup benchmark: {plan.members:,} members, {plan.events:,} timeline events "
         f"({plan.heavy:,} heavy × {plan.heavy_events:,}); background full sync of {args.sync_records:,} records; "
-        f"sync niceness {args.sync_niceness}; {args.workers} server process(es); {os.cpu_count()} CPUs, "
-        f"load average {_load_averages()} at the start"
+        f"sync niceness {', '.join(map(str, args.sync_niceness))}; {args.workers} server process(es); "
+        f"{os.cpu_count()} CPUs, load average {_load_averages()} at the start"
     )
     with (
         tempfile.TemporaryDirectory(prefix="memberhub-console-bench-") as workdir,
         throwaway_database("postgresql", Path(workdir), prefix="memberhub_console") as url,
     ):
-        settings = _settings(Path(workdir), url, args.sync_records, args.sync_niceness)
+        settings = _settings(Path(workdir), url)
         load_plan = _seed(settings, plan, args)
         plan_file = Path(workdir) / "load-plan.json"
         plan_file.write_text(json.dumps(load_plan), encoding="utf-8")
@@ -83,13 +84,19 @@ def main(argv: list[str] | None = None) -> int:
             if args.baseline:
                 print("\nwithout the sync:")
                 alone = _drive(base_url, plan_file, environment, processes.Usage(server, None, engine))
-            print("\nduring the sync:")
-            with processes.sync(environment, Path(workdir), INSTANCE) as syncing:
-                steps = _drive(base_url, plan_file, environment, processes.Usage(server, syncing, engine))
+            runs = []
+            for run, niceness in enumerate(args.sync_niceness):
+                instance = _configure_sync(settings, args.sync_records, run, niceness)
+                title = f"during the sync ({instance}, niceness {niceness})"
+                print(f"\n{title}:")
+                with processes.sync(environment, Path(workdir), instance) as syncing:
+                    usage = processes.Usage(server, syncing, engine)
+                    runs.append((title, _drive(base_url, plan_file, environment, usage)))
         engine.dispose()
         if args.baseline:
             _report("without the sync", alone)
-        _report("during the sync", steps)
+        for title, steps in runs:
+            _report(title, steps)
     return 0
 
 
@@ -102,7 +109,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sync-records", type=int, default=1_000_000, help="records the background sync reads")
     parser.add_argument("--operators", type=int, default=20, help="operators (API tokens) sharing the lookups")
     parser.add_argument("--workers", type=int, default=1, help="hub serve's worker processes")
-    parser.add_argument("--sync-niceness", type=int, default=10, help="[sync] niceness of the bench's hub.toml")
+    parser.add_argument(
+        "--sync-niceness", type=int, nargs="+", default=[10], help="[sync] niceness of hub.toml; each value one sync"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: " + ", ".join(f"{k} {v:,}" for k, v in
                                                                                          QUICK.items()))  # fmt: skip
     parser.add_argument("--baseline", action="store_true", help="run the steps without the sync first")
@@ -113,20 +122,32 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _settings(workdir: Path, url: str, sync_records: int, niceness: int) -> HubSettings:
-    """The hub's settings, its key file outside the repository, and a hub.toml with the bench instance."""
+def _settings(workdir: Path, url: str) -> HubSettings:
+    """The hub's settings, its key file outside the repository, and a hub.toml without connectors yet."""
     home, keys = workdir / "home", workdir / "keys"
-    config = home / "hub.toml"
     home.mkdir()
-    customers = sync_records // PROFILE_EVERY
-    config.write_text(
-        f'[hub]\nsource_priority = ["console", "{INSTANCE}"]\nnightly_jobs = "off"\n\n'
-        f"[console]\nopenings_per_hour = 100000\n\n[sync]\nniceness = {niceness}\n\n"
-        f'[connectors.{INSTANCE}]\ntype = "bench"\ncustomers = {customers}\norders = {sync_records - customers}\n'
-        "deadline_s = 86400\n",
+    settings = HubSettings(home, keys / "keyring.json", url, home / "hub.toml")
+    settings.config_file.write_text(_HUB_TOML, encoding="utf-8")
+    return settings
+
+
+_HUB_TOML = '[hub]\nsource_priority = ["console"]\nnightly_jobs = "off"\n\n[console]\nopenings_per_hour = 100000\n'
+
+
+def _configure_sync(settings: HubSettings, sync_records: int, run: int, niceness: int) -> str:
+    """hub.toml for the ``run``-th sync: ``[sync] niceness`` and a bench instance of its own; returns its name.
+
+    Each run's instance is another source with another seed: its customers and orders are new rows, not
+    updates of an earlier run's, so every run stores as much as the first.
+    """
+    instance, customers = f"{INSTANCE}-{run + 1}", sync_records // PROFILE_EVERY
+    settings.config_file.write_text(
+        _HUB_TOML.replace('"console"]', f'"console", "{instance}"]') + f"\n[sync]\nniceness = {niceness}\n\n"
+        f'[connectors.{instance}]\ntype = "bench"\ncustomers = {customers}\norders = {sync_records - customers}\n'
+        f"seed = {2026 + run}\ndeadline_s = 86400\n",
         encoding="utf-8",
     )
-    return HubSettings(home, keys / "keyring.json", url, config)
+    return instance
 
 
 # ── the store ────────────────────────────────────────────────────────────────────────────────────────
@@ -195,7 +216,8 @@ def _drive(base_url: str, plan_file: Path, environment: dict[str, str], usage: p
 
 COLUMNS = (
     ("offered", 8), ("achieved", 9), ("p50 ms", 8), ("p99 ms", 8), ("max ms", 8), ("errors", 6), ("sync", 7),
-    ("rows/s", 6), ("server", 7), ("ms/lookup", 9), ("sync", 7), ("postgres", 8), ("machine", 7), ("load", 5),
+    ("nice", 4), ("rows/s", 6), ("server", 7), ("ms/lookup", 9), ("sync", 7), ("postgres", 8), ("machine", 7),
+    ("load", 5),
     ("search p50/p99", 15), ("summary p50/p99", 15), ("timeline p50/p99", 16), ("load gen", 8), ("send lag", 8),
 )  # fmt: skip
 HEADER = " ".join(f"{title:>{width}}" for title, width in COLUMNS)
@@ -206,7 +228,7 @@ def _row(step: dict[str, Any]) -> str:
     server_ms = 10 * step["server_cpu"] / step["achieved"] if step["achieved"] else float("nan")
     cells = (
         f"{step['rate']:g}/s", f"{step['achieved']:.1f}/s", *(f"{step[key]:.1f}" for key in ("p50_ms", "p99_ms",
-        "max_ms")), sum(step["errors"].values()), step["sync"],
+        "max_ms")), sum(step["errors"].values()), step["sync"], step["sync_nice"],
         f"{step['synced_per_s']:.0f}", f"{step['server_cpu']:.0f} %", f"{server_ms:.1f}",
         *(f"{step[key]:.0f} %" for key in ("sync_cpu", "postgres_cpu", "machine_cpu")),
         f"{step['load']:.2f}", *requests, f"{step['load_cpu']:.0f} %", f"{step['max_send_lag_ms']:.0f} ms",

@@ -118,6 +118,7 @@ class Usage:
             "machine_cpu": shares["machine"] / (os.cpu_count() or 1),
             "synced_per_s": (now["stored"] - then["stored"]) / wall,
             "sync": "off" if self.sync is None else "running" if self.sync.poll() is None else "ended",
+            "sync_nice": _niceness(self.sync.pid) if self.sync else "-",
             "load": os.getloadavg()[0],
         }
 
@@ -143,6 +144,14 @@ def _tree(pid: int) -> list[int]:
         return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
     except psutil.NoSuchProcess:
         return []
+
+
+def _niceness(pid: int) -> int | str:
+    """The niceness the sync process runs at (``[sync] niceness``), or "-" once it has ended."""
+    try:
+        return psutil.Process(pid).nice()
+    except psutil.NoSuchProcess:
+        return "-"
 
 
 def _cpu_seconds(pids: list[int]) -> float:
