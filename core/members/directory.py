@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -130,33 +131,38 @@ class MemberDirectory:
             rows = repo.newest_members(conn, limit)
         return [self.decrypt_row(row) for row in rows]
 
-    def find(self, query: str) -> list[Member]:
-        """Members matching a phone (any notation), email, member number or exact name/kana."""
+    def find(self, query: str, *, conn: Connection | None = None) -> list[Member]:
+        """Members matching a phone (any notation), email, member number or exact name/kana.
+
+        Given ``conn``, the search reads in the caller's transaction (say, the one that audits it).
+        """
         text = unicodedata.normalize("NFKC", query).strip()
         if not text:
             return []
         if "@" in text:
-            return self.find_by("email", text)
+            return self.find_by("email", text, conn=conn)
         if looks_like_member_number(text):
-            return self.find_by("member_number", text)
+            return self.find_by("member_number", text, conn=conn)
         if set(text) <= _PHONE_CHARS:
             try:
-                return self.find_by("phone", text)
+                return self.find_by("phone", text, conn=conn)
             except InvalidInputError:
                 return []
-        by_name = self.find_by("name", text)
+        by_name = self.find_by("name", text, conn=conn)
         seen = {member.id for member in by_name}
-        return by_name + [m for m in self.find_by("kana", text) if m.id not in seen]
+        return by_name + [m for m in self.find_by("kana", text, conn=conn) if m.id not in seen]
 
-    def find_by(self, index: str, value: str, *, follow_merges: bool = True) -> list[Member]:
+    def find_by(
+        self, index: str, value: str, *, follow_merges: bool = True, conn: Connection | None = None
+    ) -> list[Member]:
         """Exact search through one blind index; candidates are decrypted and compared.
 
         A member merged into another is found by its own values too, and answered by the member it is now
         part of (its cluster root), each root once; ``follow_merges=False`` answers with the merged member.
+        Reads in ``conn``'s transaction when given, else in a read-only one of its own.
         """
         wanted = _NORMALIZERS[index](value)
-        # begin(), not connect(): the read ends in COMMIT, and psycopg forgets its prepared statements on ROLLBACK
-        with read_only(self.engine).begin() as conn:
+        with self._reading(conn) as conn:
             ids = repo.member_ids_by_digest(conn, index, self.sealer.lookup_digests(index, wanted))
             candidates = [self.decrypt_row(row) for row in repo.fetch_members(conn, ids)]
             matched = [m.id for m in candidates if m.profile and _indexed_value(m, index) == wanted]
@@ -166,6 +172,13 @@ class MemberDirectory:
         return sorted((m for m in members if m.profile), key=lambda m: m.created_at)
 
     # ── internals ──────────────────────────────────────────────────────────────────────────────────
+
+    def _reading(self, conn: Connection | None) -> AbstractContextManager[Connection]:
+        """The caller's connection, or a read-only transaction of this directory's own.
+
+        begin(), not connect(): the read ends in COMMIT, and psycopg forgets its prepared statements on ROLLBACK.
+        """
+        return nullcontext(conn) if conn is not None else read_only(self.engine).begin()
 
     def _row(self, member_id: UUID) -> Row[Any]:
         with read_only(self.engine).begin() as conn:

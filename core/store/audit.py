@@ -11,11 +11,12 @@ from sqlalchemy import Connection, Row, insert, select
 from core.store.models import AuditEvent, table_of
 
 AUDIT = table_of(AuditEvent)
+_APPEND = insert(AUDIT)  # built once: every row goes through the same compiled statement with its own values
 
 
 def append_audit_event(conn: Connection, **values: object) -> None:
     """Append one audit row; rows are never updated or deleted."""
-    conn.execute(insert(AUDIT).values(**values))
+    conn.execute(_APPEND, values)
 
 
 def audit_events_since(conn: Connection, since: datetime, *, member_id: UUID | None = None) -> list[Row[Any]]:

@@ -85,11 +85,11 @@ class InquiryLogged(BaseModel):
 @router.post("/members/search", response_model=SearchResults)
 def search_members(body: SearchRequest, principal: Reader, state: State, request: Request) -> SearchResults:
     """Find members; the query travels in the body so it never lands in a URL or an access log."""
-    found = state.hub.members.find(body.query)
-    record_member_access(
-        state.hub.engine, principal.actor, "search", None, request_id=request_id(request),
-        detail={"results": len(found)},
-    )  # fmt: skip
+    with state.transaction() as conn:
+        found = state.hub.members.find(body.query, conn=conn)
+        record_member_access(
+            conn, principal.actor, "search", None, request_id=request_id(request), detail={"results": len(found)}
+        )
     return SearchResults(results=[masked(member) for member in found])
 
 

@@ -33,11 +33,11 @@ def search_page(request: Request, principal: Reader) -> Response:
 @router.post("/search")
 def search(request: Request, principal: Reader, state: State, query: Annotated[str, Form(max_length=200)]) -> Response:
     """Members matching a phone, email, member number or name, with masked contact details."""
-    found = state.hub.members.find(query) if query.strip() else []
-    record_member_access(
-        state.hub.engine, principal.actor, "search", None, request_id=request_id(request),
-        detail={"results": len(found)},
-    )  # fmt: skip
+    with state.transaction() as conn:
+        found = state.hub.members.find(query, conn=conn) if query.strip() else []
+        record_member_access(
+            conn, principal.actor, "search", None, request_id=request_id(request), detail={"results": len(found)}
+        )
     return render(request, "search.html", results=[masked(member) for member in found], query=query)
 
 

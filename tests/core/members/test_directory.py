@@ -75,6 +75,13 @@ def test_search_by_member_number_with_or_without_hyphens(directory):
     assert [m.id for m in directory.find(number.replace("-", ""))] == [hanako.id]
 
 
+def test_a_search_given_a_connection_reads_in_that_transaction(directory):
+    with directory.engine.begin() as conn:
+        (hanako_id,) = directory.insert_validated(conn, [HANAKO.validated()], directory.clock())
+
+        assert [m.id for m in directory.find("090-1234-5678", conn=conn)] == [hanako_id]
+
+
 def test_search_for_unknown_values_finds_nothing(directory):
     directory.add(HANAKO)
     assert directory.find("080-9999-0000") == []
