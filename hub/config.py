@@ -85,6 +85,8 @@ def load_hub_config(path: Path | None) -> HubConfig:
         raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
     except RecursionError:  # tomllib recurses once per level of nested arrays and inline tables
         raise ConfigError(f"{path}: not valid TOML (arrays or tables nested too deeply)") from None
+    except ValueError:  # tomllib lets int()'s limit through: an integer of more than 4,300 digits
+        raise ConfigError(f"{path}: not valid TOML (a value Python cannot read, such as a huge integer)") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
     hub = data.get("hub", {})

@@ -223,7 +223,7 @@ def _status(node: Mapping[str, Any]) -> BulkStatus:
 def _json_object(line: bytes) -> dict[str, Any] | None:
     try:
         item = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested past the decoder's limit
         return None
     return item if isinstance(item, dict) else None
 

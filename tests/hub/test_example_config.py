@@ -94,6 +94,7 @@ def test_a_refused_identity_value_is_not_repeated_in_the_message(tmp_path):
         (b"[hub]\nnightly_jobs = '\xff'\n", "not UTF-8 text (byte 22)"),
         (b"a = " + b"[" * 5000, "not valid TOML (arrays or tables nested too deeply)"),
         (b"hub = 1\n", "hub: must be a table"),
+        (b"a = " + b"9" * 5000, "not valid TOML (a value Python cannot read, such as a huge integer)"),
     ],
 )
 def test_a_file_that_is_not_a_hub_toml_is_a_config_error(tmp_path, content, message):

@@ -186,6 +186,15 @@ def test_children_join_the_root_they_follow_and_strays_or_broken_lines_are_quara
     assert [item.item for item in resumed] == [item.item for item in found[2:]]
 
 
+def test_a_line_nested_past_the_json_decoders_limit_is_quarantined_like_any_broken_line():
+    # Found by fuzzing (fuzz/targets/shopify_bulk.py): json.loads raised RecursionError out of objects().
+    lines = [json.dumps({"id": "gid://shopify/Order/1"}), "[" * 100_000, json.dumps({"id": "gid://shopify/Order/2"})]
+    found = list(exporter(served_file(lines)).objects("https://storage.example/r.jsonl", 0, {"LineItem": "lineItems"}))
+
+    reasons = [item.item.reason if isinstance(item.item, Rejected) else None for item in found]
+    assert reasons == [None, "bulk result line is not a JSON object", None]
+
+
 @pytest.mark.slow
 def test_a_big_shop_comes_through_one_bulk_operation_exactly_once():
     with SandboxServer(customers=BIG // 10, orders=BIG, maximum_available=50_000.0, restore_rate=2_000.0) as big:
