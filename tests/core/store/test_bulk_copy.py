@@ -1,4 +1,4 @@
-"""PostgreSQL's bulk path (COPY into a staging table, then INSERT … SELECT) against the real server."""
+"""PostgreSQL's bulk path (COPY into the table, or through a staging table for an upsert) on the real server."""
 
 from __future__ import annotations
 
