@@ -3,15 +3,18 @@
     .venv/bin/python bench/loyalty_jobs_bench.py [--purchases 1000000] [--members 200000] [--database both]
 
 The store is seeded directly (outside the clock): members with sealed birthdays, a customer id at the
-destination ``shop`` and, one in two, an email consent (as ``loyalty_bench.py`` seeds them); two years of
-purchases, one in twenty partly refunded; and the earn lots of the last 365 days (older ones have lapsed and
-are left out, as if written off). Then, with the shipped rules (segments and member statuses pushed to ``shop``):
+destination ``shop`` and, one in two, an email consent (as ``loyalty_bench.py`` seeds them), who joined
+(``created_at``) at moments spread evenly over the ``JOIN_YEARS`` before the purchases begin, so that about one
+in twelve has the anniversary in any month, as in a real member base; two years of purchases, one in twenty
+partly refunded; and the earn lots of the last 365 days (older ones have lapsed and are left out, as if
+written off). Then, with the shipped rules (segments and member statuses pushed to ``shop``):
 
     period end   ``run_rank_period_end`` once for the new year (a yearly job, timed apart);
     nightly      ``run_nightly`` — every job of the nightly list, each in its own transaction — on the first
                  night (the segments are filled for the first time, one twelfth of the members have their
-                 birthday benefit, the member status job tells ``shop`` every member's status: a member number
-                 decrypted and a ``member.loyalty`` entry per member) and on the night after (only the changes).
+                 birthday benefit and one twelfth the anniversary benefit, the member status job tells ``shop``
+                 every member's status: a member number decrypted and a ``member.loyalty`` entry per member) and
+                 on the night after (only the changes).
 
 ``loyalty_bench.py`` runs the same nights after real earning; this bench exists to measure the nightly jobs
 quickly and on both databases. Target: nightly jobs ≤ 60 s for 200,000 members.
