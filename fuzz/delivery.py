@@ -7,6 +7,9 @@ the signature check and reach the parser; one that carries a signature header is
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Mapping
 
 
@@ -38,3 +41,8 @@ def without(headers: Mapping[str, str], *names: str) -> dict[str, str]:
 def has_header(headers: Mapping[str, str], name: str) -> bool:
     """Whether ``name`` is among ``headers``, whatever its case."""
     return name.lower() in {given.lower() for given in headers}
+
+
+def hmac_base64(key: str, message: bytes) -> str:
+    """``base64(HMAC-SHA256(key, message))``, the signature every connector's scheme sends."""
+    return base64.b64encode(hmac.new(key.encode(), message, hashlib.sha256).digest()).decode()

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Iterator
 
-from connectors.example.sandbox.webhooks import signed_delivery
 from connectors.example.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookVerifier, parse_delivery
 from core.errors import WebhookRejected
-from fuzz.delivery import frame, has_header, unframe, without
+from fuzz.delivery import frame, has_header, hmac_base64, unframe, without
 from fuzz.seeds import example_rows
 from fuzz.target import FuzzTarget
 
@@ -24,19 +20,15 @@ def parse(data: bytes) -> object:
     headers, body = unframe(data)
     if not has_header(headers, SIGNATURE_HEADER):
         stamp = next((value for name, value in headers.items() if name.lower() == TIMESTAMP_HEADER), "")
-        headers[SIGNATURE_HEADER] = _signature(stamp, body)
+        headers[SIGNATURE_HEADER] = hmac_base64(SIGNING_KEY, stamp.encode() + b"." + body)
     _VERIFIER.verify(headers, body)
     return parse_delivery("example-fuzz", body)
 
 
-def _signature(stamp: str, body: bytes) -> str:
-    """The sandbox's signature, over the timestamp header exactly as given (``signature`` takes an ``int``)."""
-    mac = hmac.new(SIGNING_KEY.encode(), stamp.encode() + b"." + body, hashlib.sha256)
-    return base64.b64encode(mac.digest()).decode()
-
-
 def seeds() -> Iterator[bytes]:
     """``customer.updated`` and ``order.updated`` events carrying the sandbox's generated rows."""
+    from connectors.example.sandbox.webhooks import signed_delivery
+
     rows = example_rows()
     events = [("customer.updated", row) for row in rows["customers"]] + [
         ("order.updated", row) for row in rows["orders"]

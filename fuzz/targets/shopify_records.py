@@ -7,7 +7,6 @@ from typing import Any
 
 from connectors.shopify.config import ShopifyConfig
 from connectors.shopify.mapping import rest_customer_to_profile
-from connectors.shopify.sandbox.webhooks import customer_payload
 from connectors.shopify.streams import STREAMS
 from fuzz.records import record_parser, record_seeds
 from fuzz.seeds import shopify_shop
@@ -22,6 +21,8 @@ parse = record_parser(
 
 def seeds() -> Iterator[bytes]:
     """The sandbox shop's customers (both shapes) and orders (POS and online, refunded and cancelled)."""
+    from connectors.shopify.sandbox.webhooks import customer_payload
+
     shop = shopify_shop()
     customers = [shop.customer(index) for index in range(1, 5)]
     yield from record_seeds([("customers", customer) for customer in customers])

@@ -5,20 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from connectors.shopify.sandbox.records import ShopRecords
-from connectors.shopify.sandbox.webhooks import (
-    customer_payload,
-    data_request_payload,
-    order_payload,
-    redact_payload,
-    refund_payload,
-    shop_redact_payload,
-    signature,
-    signed_delivery,
-)
 from connectors.shopify.webhooks import SIGNATURE_HEADER, WebhookVerifier, parse_delivery
 from core.errors import WebhookRejected
-from fuzz.delivery import frame, has_header, unframe, without
+from fuzz.delivery import frame, has_header, hmac_base64, unframe, without
+from fuzz.seeds import shopify_shop
 from fuzz.target import FuzzTarget
 
 SIGNING_KEY = "fuzz-shopify-secret"
@@ -30,14 +20,24 @@ def parse(data: bytes) -> object:
     """Verify (signing an unsigned input first) and parse, as ``ShopifyConnector`` does; orders are not re-read."""
     headers, body = unframe(data)
     if not has_header(headers, SIGNATURE_HEADER):
-        headers[SIGNATURE_HEADER] = signature(SIGNING_KEY, body)
+        headers[SIGNATURE_HEADER] = hmac_base64(SIGNING_KEY, body)
     _VERIFIER.verify(headers, body)
     return parse_delivery("shopify-fuzz", headers, body, lambda order_id: None)
 
 
 def seeds() -> Iterator[bytes]:
     """Every topic the sandbox sends, built from its generated shop."""
-    shop = ShopRecords(customers=3, orders=6, seed=7)
+    from connectors.shopify.sandbox.webhooks import (
+        customer_payload,
+        data_request_payload,
+        order_payload,
+        redact_payload,
+        refund_payload,
+        shop_redact_payload,
+        signed_delivery,
+    )
+
+    shop = shopify_shop()
     customer = shop.customer(1)
     payloads = [
         ("customers/create", customer_payload(customer)),

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from connectors.square.mapping import customer_to_profile
-from connectors.square.sandbox.webhooks import customer_data, event, order_data, signature, signed_delivery
 from connectors.square.webhooks import SIGNATURE_HEADER, WebhookVerifier, parse_notification
 from core.errors import WebhookRejected
-from fuzz.delivery import frame, has_header, unframe, without
+from fuzz.delivery import frame, has_header, hmac_base64, unframe, without
 from fuzz.seeds import square_seller
 from fuzz.target import FuzzTarget
 
@@ -22,13 +21,15 @@ def parse(data: bytes) -> object:
     """Verify (signing an unsigned input first) and parse, as ``SquareConnector`` does; orders are not re-read."""
     headers, body = unframe(data)
     if not has_header(headers, SIGNATURE_HEADER):
-        headers[SIGNATURE_HEADER] = signature(KEY, URL, body)
+        headers[SIGNATURE_HEADER] = hmac_base64(KEY, URL.encode() + body)
     _VERIFIER.verify(headers, body)
     return parse_notification("square-fuzz", body, customer_to_profile, lambda order_id: None)
 
 
 def seeds() -> Iterator[bytes]:
     """``customer.created|updated`` carrying the sandbox's customers, ``order.created|updated`` its orders."""
+    from connectors.square.sandbox.webhooks import customer_data, event, order_data, signed_delivery
+
     seller = square_seller()
     created_at = "2026-09-21T13:33:20Z"
     customers = ((1, "customer.created"), (2, "customer.updated"), (3, "customer.updated"))
