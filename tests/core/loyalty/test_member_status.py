@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from urllib.parse import quote
+from uuid import UUID
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +14,7 @@ from sqlalchemy import select
 from core.loyalty import LoyaltyEngine
 from core.loyalty.expiry_notices import expiring_points
 from core.members.numbers import looks_like_member_number
-from core.store.models import OutboxMessage
+from core.store.models import MemberStatusPush, OutboxMessage
 from core.sync.payloads import PayloadSealer
 from tests.core.loyalty.conftest import T0, make_rules, purchase
 
@@ -78,6 +80,27 @@ def test_a_second_run_writes_nothing_and_a_new_purchase_sends_only_that_member(l
     assert (later.changes, later.messages) == (1, 1)
     changes = messages(loyalty_kit, outbox, "member.loyalty")[-1]["changes"]
     assert [(c["customer_id"], c["points_available"]) for c in changes] == [("p2", 80)]
+
+
+def test_the_stored_digest_is_of_what_was_told_so_an_upgrade_re_sends_nothing(loyalty_kit, outbox):
+    """The digest is that of the status told and the sorted customer ids, as JSON with sorted keys: a faster way
+    of computing it must give the same bytes, or the night after an upgrade would re-send every status."""
+    loyalty_kit.ingest([purchase("r1", "p1", 120_000), purchase("r2", "p2", 3_000)])
+    now = T0 + timedelta(days=1)
+
+    push(loyalty_kit, now)
+
+    (message,) = messages(loyalty_kit, outbox, "member.loyalty")
+    told = {}
+    for change in message["changes"]:
+        status = {
+            key: value for key, value in change.items() if key not in ("member_id", "customer_id", "member_number")
+        }
+        text = json.dumps([status, [change["customer_id"]]], sort_keys=True, separators=(",", ":"))
+        told[UUID(change["member_id"])] = hashlib.blake2b(text.encode(), digest_size=16).digest()
+    with loyalty_kit.engine.connect() as conn:
+        stored = {row.member_id: bytes(row.digest) for row in conn.execute(select(MemberStatusPush))}
+    assert stored == told and len(told) == 2
 
 
 def test_a_redemption_changes_the_status_and_pending_points_are_told_apart(loyalty_kit, outbox):
