@@ -40,6 +40,7 @@ COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "sh
 # What a compliance delivery's dead letter keeps when it names no id: never the customer's email or phone.
 _COMPLIANCE_ID_FIELDS = ("shop_id", "shop_domain", "orders_to_redact", "orders_requested", "data_request")
 _ID_TEXT = re.compile(r"[0-9]{1,20}")
+_MAX_ID = 2**63 - 1
 
 OrderReader = Callable[[str], CanonicalRecord | Rejected | None]
 """The current ``Order`` with a global id, read and mapped like a page; ``None`` if the shop no longer has it."""
@@ -132,10 +133,10 @@ def _compliance_request(
 
 
 def _number(value: Any) -> int | None:
-    """A REST id: a positive integer, or its decimal string (ASCII digits, no longer than a 64-bit id)."""
+    """A REST id: a positive 64-bit integer, or its decimal string; anything longer is no Shopify id."""
     if isinstance(value, str) and _ID_TEXT.fullmatch(value.strip()):
         value = int(value.strip())
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_ID else None
 
 
 def _ids_only(payload: Mapping[str, Any]) -> str:

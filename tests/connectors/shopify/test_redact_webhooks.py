@@ -229,3 +229,15 @@ def test_a_shop_id_of_thousands_of_digits_is_rejected_not_a_crash():
     body = json.dumps({"shop_id": "1" * 5000, "shop_domain": "x.myshopify.com"}).encode()
     [rejected] = parse_delivery("shopify-test", headers, body, lambda order_id: None)
     assert isinstance(rejected, Rejected) and rejected.reason == "shop/redact names no shop id"
+
+
+def test_ids_longer_than_64_bits_are_no_shopify_ids():
+    headers = {"X-Shopify-Topic": "shop/redact", "X-Shopify-Triggered-At": "2026-04-17T08:00:00+00:00"}
+    body = b'{"shop_id": ' + b"9" * 200 + b"}"
+    [rejected] = parse_delivery("shopify-test", headers, body, lambda order_id: None)
+    assert isinstance(rejected, Rejected) and rejected.reason == "shop/redact names no shop id"
+
+    headers["X-Shopify-Topic"] = "customers/data_request"
+    body = b'{"customer": {"id": 7}, "data_request": {"id": ' + b"9" * 200 + b"}}"
+    [request] = parse_delivery("shopify-test", headers, body, lambda order_id: None)
+    assert request.external_id == "gid://shopify/Customer/7" and request.request_id is None
