@@ -88,7 +88,7 @@ class LedgerWriter:
 
     def write(self, conn: Connection) -> list[PointsChanged]:
         """Insert what was collected; one event per cluster and kind whose points moved. Starts afresh."""
-        repo.insert_entries(conn, [dict(vars(new)) for new in self.entries])
+        repo.insert_entries(conn, [vars(new) for new in self.entries])  # read only: no copies
         repo.insert_consumptions(conn, self.consumptions)
         events = points_events(self.entries, self.roots, self.now)
         self.entries, self.consumptions = [], []

@@ -87,72 +87,57 @@ class PurchaseBatch:
         ledger: LedgerWriter,
     ) -> None:
         by_root: dict[UUID, list[MemberPurchase]] = defaultdict(list)
+        roots = ledger.roots
         for purchase in sorted(new, key=lambda p: (p.purchased_at, p.id)):
-            by_root[ledger.roots[purchase.member_id]].append(purchase)
+            by_root[roots[purchase.member_id]].append(purchase)
         if not by_root:
             return
         climbing = [root for root in by_root if not ranks.at_top(root)]  # a cluster at the top cannot move up
         clusters = repo.cluster_members(self.conn, climbing) if climbing else {}
         [level] = cluster_measures(self.conn, self.rules, _owners(clusters), [self.window]) if climbing else [{}]
         segments = repo.segments_of(self.conn, by_root) if self.rules.targets_segments else {}
+        earn = _Earning(self.rules, self.now, self.pending)
+        nothing: frozenset[str] = frozenset()
         for root, bought in by_root.items():
-            measured = level.get(root, 0) if root in clusters else None
-            self._earn_cluster(root, bought, measured, adjustments, ranks, segments.get(root, frozenset()), ledger)
+            rank = ranks.rank_of(root)
+            in_segments = segments.get(root, nothing)
+            if root not in clusters:  # at the top: earn, nothing to judge
+                for purchase in bought:
+                    ledger.add(earn.entry(purchase, root, rank, in_segments))
+                continue
+            self._earn_climbing(root, bought, level.get(root, 0), adjustments, ranks, in_segments, earn, ledger)
 
-    def _earn_cluster(
+    def _earn_climbing(
         self,
         root: UUID,
         bought: list[MemberPurchase],
-        measured: int | None,
+        measured: int,
         adjustments: dict[int, list[Row[Any]]],
         ranks: RankMoves,
         segments: frozenset[str],
+        earn: _Earning,
         ledger: LedgerWriter,
     ) -> None:
         """Earn for one cluster's purchases in order, moving it up the moment its measure crosses a threshold.
 
-        ``measured`` is the cluster's measure now, the new purchases included; ``None`` for a cluster at the top.
+        ``measured`` is the cluster's measure now, the new purchases included.
         """
         rank = ranks.rank_of(root)
         spend = self.rules.ranks.measure == "spend"
         counted = {p.id: self._spend(p, adjustments) for p in bought if self.window.holds(p.purchased_at)}
-        if measured is not None and spend:  # replay the purchases already counted in order: take them out first
+        if spend:  # replay the purchases already counted in order: take them out first
             measured -= sum(counted.values())
         following = self.rules.above(rank)
         for purchase in bought:
-            points = self._earn_one(purchase, root, rank, segments, ledger)
-            if measured is None or purchase.id not in counted:
+            entry = earn.entry(purchase, root, rank, segments)
+            ledger.add(entry)
+            if purchase.id not in counted:
                 continue
-            measured += counted[purchase.id] if spend else points
+            measured += counted[purchase.id] if spend else entry.points
             if following is not None and measured >= following.threshold:
                 ranks.raise_to(root, measured, "purchase")
                 rank = ranks.rank_of(root)
                 following = self.rules.above(rank)
-
-    def _earn_one(
-        self, purchase: MemberPurchase, root: UUID, rank: Rank, segments: frozenset[str], ledger: LedgerWriter
-    ) -> int:
-        campaigns = self.rules.campaigns_for(purchase.purchased_at, purchase.channel, rank.code, segments, root)
-        yen = basis_yen(self.rules, purchase.total_amount, purchase.tax_amount)
-        points = points_for(self.rules, yen, rank, campaigns)
-        available_at = purchase.purchased_at + self.pending
-        new = Entry(
-            purchase.member_id,
-            "earn",
-            points,
-            earn_event(purchase.source, purchase.external_id),
-            purchase.purchased_at,
-            self.rules.version,
-            self.now,
-            status="pending" if available_at > self.now else "available",
-            available_at=available_at,
-            expires_at=self.rules.expiry.expires_at(purchase.purchased_at),
-            purchase_id=purchase.id,
-            rank_code=rank.code,
-            campaign_codes=",".join(campaign.code for campaign in campaigns) or None,
-        )
-        ledger.add(new)
-        return points
 
     def _spend(self, purchase: MemberPurchase, adjustments: dict[int, list[Row[Any]]]) -> int:
         refunds = Refunds()
@@ -228,6 +213,44 @@ class PurchaseBatch:
         live = [lot for lot in lots if not lot.lapsed(self.now)]
         own = [lot for lot in live if lot.id == own_lot]
         return own + in_spend_order(lot for lot in live if lot.id != own_lot)
+
+
+class _Earning:
+    """The earn entry of one purchase at a rank: what every purchase of a batch shares, looked up once."""
+
+    def __init__(self, rules: LoyaltyRules, now: datetime, pending: timedelta) -> None:
+        self.rules = rules
+        self.now = now
+        self.pending = pending
+        self.expires_at = rules.expiry.expires_at
+        self.campaigns = bool(rules.campaigns)
+
+    def entry(self, purchase: MemberPurchase, root: UUID, rank: Rank, segments: frozenset[str]) -> Entry:
+        """The earn entry of ``purchase`` for the cluster ``root`` at ``rank``."""
+        rules = self.rules
+        campaigns = (
+            rules.campaigns_for(purchase.purchased_at, purchase.channel, rank.code, segments, root)
+            if self.campaigns
+            else []
+        )
+        points = points_for(rules, basis_yen(rules, purchase.total_amount, purchase.tax_amount), rank, campaigns)
+        available_at = purchase.purchased_at + self.pending
+        return Entry(
+            purchase.member_id,
+            "earn",
+            points,
+            earn_event(purchase.source, purchase.external_id),
+            purchase.purchased_at,
+            rules.version,
+            self.now,
+            "pending" if available_at > self.now else "available",
+            available_at,
+            self.expires_at(purchase.purchased_at),
+            None,
+            purchase.id,
+            rank.code,
+            ",".join(campaign.code for campaign in campaigns) or None,
+        )
 
 
 def reversal_events(purchase: MemberPurchase, adjustments: Sequence[Row[Any]]) -> list[tuple[str, Row[Any] | None]]:

@@ -108,3 +108,15 @@ def test_sqlite_timestamps_bind_to_the_text_sqlalchemy_stores(offset_hours: floa
     assert fast(None) is None
     with pytest.raises(ValueError, match="naive datetime"):
         fast(datetime(2025, 3, 1, 10, 0))
+
+
+def test_sqlite_timestamps_read_back_as_the_generic_chain_reads_them() -> None:
+    dialect = sqlite.dialect()
+    fast = UTCDateTime().result_processor(dialect, None)
+    generic = DateTime(timezone=True).dialect_impl(dialect).result_processor(dialect, None)
+    assert fast is not None and generic is not None
+    for stored in ("2025-03-01 01:00:00.000000", "2025-03-01 01:00:00.250000", "1999-12-31 23:59:59", None):
+        expected = None if stored is None else UTCDateTime().process_result_value(generic(stored), dialect)
+        read = fast(stored)
+        assert read == expected
+        assert read is None or read.tzinfo == UTC
