@@ -90,7 +90,8 @@ def push_member_status(
                 idempotency_key=f"status:{destination}:{now.isoformat()}:{number}",
                 payload={"changes": entries[start : start + _CHANGES_PER_MESSAGE], "rank_flags": all_flags}, now=now,
             )  # fmt: skip
-        repo.save_digests(conn, destination, [(member, c[2]) for member, c in changed.items()], now)
+        replacing = [member for member in changed if member in told]
+        repo.save_digests(conn, destination, [(member, c[2]) for member, c in changed.items()], now, replacing)
         changes += len(entries)
     return StatusOutcome(len(statuses), changes, messages)
 

@@ -112,13 +112,18 @@ def customer_ids(conn: Connection, destinations: Iterable[str]) -> dict[str, dic
     return {destination: dict(roots) for destination, roots in found.items()}
 
 
-def save_digests(conn: Connection, destination: str, told: Sequence[tuple[Any, bytes]], now: datetime) -> None:
-    """Record what ``destination`` was told at ``now``: (member as :func:`raw_id` gives it, digest), replacing older."""
+def save_digests(
+    conn: Connection, destination: str, told: Sequence[tuple[Any, bytes]], now: datetime, replacing: Sequence[Any]
+) -> None:
+    """Record what ``destination`` was told at ``now``: (member as :func:`raw_id` gives it, digest).
+
+    ``replacing``: the members among them whose earlier digest this replaces (none on a first push).
+    """
     if not told:
         return
     p = PUSHES.c
-    members = [member for member, _ in told]
-    conn.execute(delete(PUSHES).where(p.destination == destination, among(conn, p.member_id, members)))
+    if replacing:
+        conn.execute(delete(PUSHES).where(p.destination == destination, among(conn, p.member_id, replacing)))
     rows = [{"destination": destination, "member_id": m, "digest": d, "pushed_at": now} for m, d in told]
     if conn.dialect.name == "postgresql":
         insert_many(conn, PUSHES, rows)  # the store's bulk path; the driver gave UUIDs and takes them
