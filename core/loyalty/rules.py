@@ -9,7 +9,6 @@ sections and keys are refused, never ignored. The birthday, RFM and segment sect
 from __future__ import annotations
 
 import itertools
-import tomllib
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -44,6 +43,7 @@ from core.loyalty.member_rules import (
 )
 from core.loyalty.offer_rules import CouponTemplate, Surveys
 from core.loyalty.periods import JST, EvaluationPeriod, end_of_day_after, end_of_month_after, end_of_year_after
+from core.toml_files import read_toml
 
 __all__ = ["SHIPPED_RULES", "Campaign", "LoyaltyRules", "Rank", "load_rules", "rules_file"]
 
@@ -377,12 +377,7 @@ def rules_file(configured: Path | None, hub_home: Path) -> Path:
 
 def load_rules(path: Path) -> LoyaltyRules:
     """Read and validate a rules file; :class:`ConfigError` names the file, the key and the reason."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML ({error})") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
+    data = read_toml(path, parse_float=Decimal)
     try:
         return LoyaltyRules.model_validate(data)
     except ValidationError as error:

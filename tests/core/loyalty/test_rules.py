@@ -147,6 +147,14 @@ def test_a_file_that_is_not_toml_is_refused(tmp_path):
     assert refused(tmp_path, "version = ").startswith("not valid TOML")
 
 
+def test_a_file_that_is_not_utf8_or_nests_too_deeply_is_refused(tmp_path):
+    """Found by fuzzing (fuzz/targets/loyalty_rules.py): these escaped as UnicodeDecodeError and RecursionError."""
+    (tmp_path / "latin1.toml").write_bytes(b'version = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match=r"latin1\.toml: not UTF-8 text \(byte 13\)"):
+        load_rules(tmp_path / "latin1.toml")
+    assert refused(tmp_path, "x = " + "[" * 5_000).startswith("not valid TOML (arrays or tables nested too deeply)")
+
+
 def test_a_missing_file_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"nowhere\.toml: cannot be read"):
         load_rules(tmp_path / "nowhere.toml")
