@@ -150,7 +150,7 @@ def test_a_file_that_is_not_toml_is_refused(tmp_path):
 def test_a_file_that_is_not_utf8_or_nests_too_deeply_is_refused(tmp_path):
     """Found by fuzzing (fuzz/targets/loyalty_rules.py): these escaped as UnicodeDecodeError and RecursionError."""
     (tmp_path / "latin1.toml").write_bytes(b'version = "caf\xe9"\n')
-    with pytest.raises(ConfigError, match=r"latin1\.toml: not UTF-8 text \(byte 13\)"):
+    with pytest.raises(ConfigError, match=r"latin1\.toml: not UTF-8 text \(byte 14\)"):
         load_rules(tmp_path / "latin1.toml")
     assert refused(tmp_path, "x = " + "[" * 5_000).startswith("not valid TOML (arrays or tables nested too deeply)")
 
