@@ -28,7 +28,6 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
-    exists,
     func,
     insert,
     literal,
@@ -102,12 +101,13 @@ def purchases_with_members(conn: Connection, purchase_ids: Iterable[int]) -> lis
     """The purchases among ``purchase_ids`` that belong to a member, with the member's state.
 
     ``earned``: whether the ledger holds the purchase's earn entry (source event ``purchase:<source>:<external
-    id>``, ``core.loyalty.ledger.earn_event``), probed on the unique index in the same statement.
+    id>``, ``core.loyalty.ledger.earn_event``), probed on the unique index per purchase: a scalar subquery,
+    because PostgreSQL planned an ``EXISTS`` as one hash of the whole ledger for a batch of 1,000 purchases.
     """
     p, m, e = PURCHASES.c, MEMBERS.c, LEDGER.c
     purchase = (p.id, p.member_id, p.source, p.external_id, p.channel, p.status, p.total_amount, p.tax_amount)
     earn_event = literal("purchase:", String()) + p.source + literal(":", String()) + p.external_id
-    earned = exists().where(e.source_event == earn_event).label("earned")
+    earned = select(e.id).where(e.source_event == earn_event).limit(1).scalar_subquery().is_not(None).label("earned")
     query: Select[Any] = (
         select(*purchase, p.purchased_at, m.merged_into, m.status, m.rank_code, earned)
         .join(MEMBERS, m.id == p.member_id)
