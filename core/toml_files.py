@@ -11,7 +11,7 @@ from core.errors import ConfigError
 
 
 def read_toml(path: Path, *, parse_float: Callable[[str], Any] = float) -> dict[str, Any]:
-    """The document in ``path``; missing, unreadable, not UTF-8, not TOML or nested too deeply → ``ConfigError``."""
+    """The document in ``path``; unreadable, not UTF-8, not TOML, too deep or a huge integer → ``ConfigError``."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"), parse_float=parse_float)
     except tomllib.TOMLDecodeError as error:
@@ -20,5 +20,7 @@ def read_toml(path: Path, *, parse_float: Callable[[str], Any] = float) -> dict[
         raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
     except RecursionError:  # tomllib recurses once per level of nested arrays and inline tables
         raise ConfigError(f"{path}: not valid TOML (arrays or tables nested too deeply)") from None
+    except ValueError:  # tomllib lets int()'s limit through: an integer of more than 4,300 digits
+        raise ConfigError(f"{path}: not valid TOML (a value Python cannot read, such as a huge integer)") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None

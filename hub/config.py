@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ from core.identity.policy import IdentityPolicy
 from core.sync.consent_messages import ConsentSettings
 from core.sync.profile_messages import ProfileSettings
 from core.sync.registry import InstanceConfig
+from core.toml_files import read_toml
 
 _INSTANCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _Section = TypeVar("_Section", bound=BaseModel)
@@ -77,18 +77,7 @@ def load_hub_config(path: Path | None) -> HubConfig:
     """Read and validate ``hub.toml``; a missing file means no connectors are configured."""
     if path is None or not path.exists():
         return HubConfig(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML ({error})") from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
-    except RecursionError:  # tomllib recurses once per level of nested arrays and inline tables
-        raise ConfigError(f"{path}: not valid TOML (arrays or tables nested too deeply)") from None
-    except ValueError:  # tomllib lets int()'s limit through: an integer of more than 4,300 digits
-        raise ConfigError(f"{path}: not valid TOML (a value Python cannot read, such as a huge integer)") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
+    data = read_toml(path)
     hub = data.get("hub", {})
     if not isinstance(hub, dict):
         raise ConfigError(f"{path}: hub: must be a table")

@@ -153,6 +153,7 @@ def test_a_file_that_is_not_utf8_or_nests_too_deeply_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"latin1\.toml: not UTF-8 text \(byte 14\)"):
         load_rules(tmp_path / "latin1.toml")
     assert refused(tmp_path, "x = " + "[" * 5_000).startswith("not valid TOML (arrays or tables nested too deeply)")
+    assert refused(tmp_path, "x = " + "9" * 5_000).startswith("not valid TOML (a value Python cannot read")
 
 
 def test_a_missing_file_is_refused(tmp_path):
