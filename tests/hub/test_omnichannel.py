@@ -33,6 +33,7 @@ from core.store import records as records_repo
 from core.store.database import read_only
 from hub.runtime import Hub, init_hub
 from hub.settings import HubSettings
+from tests.loyalty_files import apology_coupon, one_rank_rules
 
 pytestmark = pytest.mark.slow
 
@@ -75,44 +76,7 @@ survey_code = "post-purchase"
 survey_code_property = "survey"
 answer_properties = {{ satisfaction = "満足度" }}
 """
-LOYALTY_TOML = """
-version = "omnichannel"
-
-[earning]
-points_per_yen = 0.01
-
-[expiry]
-policy = "never"
-
-[ranks]
-[[ranks.levels]]
-code = "regular"
-name_ja = "レギュラー"
-name_en = "Regular"
-threshold = 0
-multiplier = 1.0
-
-[[coupons]]
-code = "apology-500"
-kind = "apology"
-name_ja = "お詫びクーポン（500円引き）"
-name_en = "Apology coupon (500 yen off)"
-prefix = "OWABI"
-value_type = "amount"
-value = 500
-valid_days = 30
-max_uses = 1
-email_destination = "mail"
-
-[surveys]
-max_age_days = 30
-
-[[surveys.rules]]
-code = "low-satisfaction"
-survey_code = "post-purchase"
-when = { question = "satisfaction", op = "<=", value = 2 }
-issue_coupon = "apology-500"
-"""
+LOYALTY_TOML = one_rank_rules("omnichannel", extra=apology_coupon("mail", surveys="max_age_days = 30"))
 
 
 @dataclass(frozen=True)

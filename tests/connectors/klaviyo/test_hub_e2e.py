@@ -16,44 +16,10 @@ from connectors.shopify.sandbox import SandboxServer as ShopifySandbox
 from core.store import models
 from hub.runtime import Hub, init_hub
 from hub.settings import HubSettings
+from tests.loyalty_files import apology_coupon, one_rank_rules
 
 SHOP, MAILER = "shopify-tokyo", "mailer"
-LOYALTY_TOML = """
-version = "e2e-klaviyo"
-
-[earning]
-points_per_yen = 0.01
-
-[expiry]
-policy = "never"
-
-[ranks]
-
-[[ranks.levels]]
-code = "regular"
-name_ja = "レギュラー"
-name_en = "Regular"
-threshold = 0
-multiplier = 1.0
-
-[[coupons]]
-code = "apology-500"
-kind = "apology"
-name_ja = "お詫びクーポン（500円引き）"
-name_en = "Apology coupon (500 yen off)"
-prefix = "OWABI"
-value_type = "amount"
-value = 500
-valid_days = 30
-max_uses = 1
-email_destination = "mailer"
-
-[[surveys.rules]]
-code = "low-satisfaction"
-survey_code = "post-purchase"
-when = { question = "satisfaction", op = "<=", value = 2 }
-issue_coupon = "apology-500"
-"""
+LOYALTY_TOML = one_rank_rules("e2e-klaviyo", extra=apology_coupon("mailer"))
 HUB_TOML = """
 [connectors.shopify-tokyo]
 type = "shopify"

@@ -16,44 +16,10 @@ from core.records import CanonicalRecord, ConsentChange, Profile, SurveyResponse
 from core.store import models
 from hub.runtime import Hub
 from tests.connectors.shopify.factories import shopify_hub
+from tests.loyalty_files import apology_coupon, one_rank_rules
 
 SHOP = "shopify-tokyo"
-LOYALTY_TOML = """
-version = "e2e-coupons"
-
-[earning]
-points_per_yen = 0.01
-
-[expiry]
-policy = "never"
-
-[ranks]
-
-[[ranks.levels]]
-code = "regular"
-name_ja = "レギュラー"
-name_en = "Regular"
-threshold = 0
-multiplier = 1.0
-
-[[coupons]]
-code = "apology-500"
-kind = "apology"
-name_ja = "お詫びクーポン（500円引き）"
-name_en = "Apology coupon (500 yen off)"
-prefix = "OWABI"
-value_type = "amount"
-value = 500
-valid_days = 30
-max_uses = 1
-email_destination = "shopify-tokyo"
-
-[[surveys.rules]]
-code = "low-satisfaction"
-survey_code = "post-purchase"
-when = { question = "satisfaction", op = "<=", value = 2 }
-issue_coupon = "apology-500"
-"""
+LOYALTY_TOML = one_rank_rules("e2e-coupons", extra=apology_coupon("shopify-tokyo"))
 
 
 @pytest.fixture

@@ -19,27 +19,10 @@ from hub.runtime import Hub
 from hub.web import create_app
 from tests.connectors.shopify.factories import roomy_shop, shopify_hub
 from tests.hub.web.served import served
+from tests.loyalty_files import one_rank_rules
 
 SHOP = "tokyo-online"
-LOYALTY_TOML = """
-version = "omni-1"
-
-[earning]
-points_per_yen = 0.01
-
-[expiry]
-policy = "never"
-
-[ranks]
-window_months = 12
-
-[[ranks.levels]]
-code = "regular"
-name_ja = "レギュラー"
-name_en = "Regular"
-threshold = 0
-multiplier = 1.0
-"""
+LOYALTY_TOML = one_rank_rules("omni-1", ranks="window_months = 12")
 
 
 @pytest.fixture

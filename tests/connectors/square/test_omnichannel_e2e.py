@@ -21,6 +21,7 @@ from hub.settings import HubSettings
 from hub.web import create_app
 from tests.connectors.square.factories import square_sandbox
 from tests.hub.web.served import served
+from tests.loyalty_files import one_rank_rules
 
 SHOP, TILLS = "shopify-tokyo", "square-ginza"
 KATAKANA = re.compile(r"[\u30a0-\u30ff]+")
@@ -40,27 +41,7 @@ notification_url = "{notification_url}"
 [profiles]
 destinations = ["{tills}"]
 """
-LOYALTY_TOML = """
-version = "square-e2e"
-
-[earning]
-points_per_yen = 0.01
-
-[expiry]
-policy = "never"
-
-[ranks]
-
-[[ranks.levels]]
-code = "regular"
-name_ja = "レギュラー"
-name_en = "Regular"
-threshold = 0
-multiplier = 1.0
-
-[member_status]
-destinations = ["square-ginza"]
-"""
+LOYALTY_TOML = one_rank_rules("square-e2e", extra='\n[member_status]\ndestinations = ["square-ginza"]\n')
 
 
 @pytest.fixture
