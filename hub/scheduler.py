@@ -66,7 +66,7 @@ def build_scheduler(
         if not instance.enabled or not instance.schedule:
             continue
         trigger = parse_schedule(instance.schedule, origin=instance.origin, key=f"connectors.{name}.schedule")
-        streams = [spec.name for spec in registry.types[instance.type].streams]
+        streams = registry.stream_names(name)
         jobs = [(name, stream) for stream in streams]
         scheduler.add_job(
             engine.run_many,

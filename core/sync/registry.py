@@ -58,6 +58,10 @@ class ConnectorRegistry:
             known = ", ".join(sorted(self.instances)) or "none"
             raise ConfigError(f"no connector instance named {name!r} (configured: {known})") from None
 
+    def stream_names(self, name: str) -> list[str]:
+        """The streams the instance's connector type declares, in its order."""
+        return [spec.name for spec in self._type_of(self.instance(name)).streams]
+
     def build(self, name: str) -> Connector:
         """A ready connector for an instance: settings validated, secrets read from their variables."""
         instance = self.instance(name)

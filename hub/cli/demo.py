@@ -58,7 +58,7 @@ def demo(
         instances = stack.enter_context(_sandboxes())
         hub = stack.enter_context(_demo_hub(instances))
         _seed(hub, count)
-        jobs = [(instance.name, stream) for instance in instances for stream in _streams(hub, instance.name)]
+        jobs = [(item.name, stream) for item in instances for stream in hub.registry.stream_names(item.name)]
         reports = sync.sync_with_progress(hub, jobs)
         console.print(sync.summary_table(reports, title="demo sync: tills, shops, online store, call center, mail"))
         for run in hub.run_loyalty_jobs():
@@ -172,10 +172,6 @@ def _seed(hub: Hub, count: int) -> None:
     if existing < count:
         with console.status(f"seeding {count - existing} Japanese demo members (encrypted)…"):
             hub.members.add_many(demo_profiles(count)[existing:])
-
-
-def _streams(hub: Hub, instance: str) -> list[str]:
-    return [spec.name for spec in hub.registry.types[hub.registry.instance(instance).type].streams]
 
 
 def _demo_accounts(hub: Hub) -> dict[str, str]:

@@ -200,7 +200,7 @@ def _jobs(hub: Hub, instance: str | None, stream: str | None) -> list[tuple[str,
     names = [instance] if instance else [n for n, cfg in sorted(hub.registry.instances.items()) if cfg.enabled]
     jobs: list[tuple[str, str]] = []
     for name in names:
-        declared = [spec.name for spec in hub.registry.types[hub.registry.instance(name).type].streams]
+        declared = hub.registry.stream_names(name)
         if stream and stream not in declared:
             raise ConfigError(f"connector {name!r} has no stream {stream!r} (streams: {', '.join(declared)})")
         jobs.extend((name, s) for s in ([stream] if stream else declared))

@@ -115,7 +115,7 @@ def backfill(instance: str, slices: int = 1, stream: str | None = None) -> int:
     """
     hub = worker_hub.get()
     queued = 0
-    declared = [spec.name for spec in hub.registry.types[hub.registry.instance(instance).type].streams]
+    declared = hub.registry.stream_names(instance)
     for name in [stream] if stream else declared:
         numbers = _planned_slices(hub, instance, name, slices)
         if numbers is None:
