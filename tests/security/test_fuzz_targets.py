@@ -19,10 +19,6 @@ from fuzz.run import TARGETS, run_target
 from fuzz.target import FuzzTarget, judge
 
 SECONDS_EACH = 2
-NOT_FIXED_HERE = {
-    "loyalty_rules": "core/loyalty/rules.py lets UnicodeDecodeError (a file that is not UTF-8) and RecursionError "
-    "(TOML nested too deeply) escape load_rules instead of a ConfigError; fixed by its owner, not by the fuzz task",
-}
 
 
 def _target(name: str) -> FuzzTarget:
@@ -72,8 +68,5 @@ def test_fuzzing_finds_nothing_but_documented_errors(tmp_path: Path) -> None:
             for result in pool.map(lambda name: run_target(name, SECONDS_EACH, tmp_path / name), TARGETS)
         }
 
-    failed = {name: (result.findings, result.returncode) for name, result in results.items() if not result.ok}
-    assert failed.keys() == NOT_FIXED_HERE.keys(), (
-        f"findings: {failed}; known and not fixed here: {list(NOT_FIXED_HERE)}"
-    )
+    assert {name: (result.findings, result.returncode) for name, result in results.items() if not result.ok} == {}
     assert all(result.executions > 100 for result in results.values()), {n: r.executions for n, r in results.items()}
