@@ -1,0 +1,70 @@
+"""The nightly list: every job once, in order, each in its own transaction; on PostgreSQL the reports run beside."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from core.loyalty import nightly
+from core.loyalty.nightly import run_nightly
+from core.store.models import MemberScore, ReportCache
+from tests.core.loyalty.conftest import purchase
+
+NIGHT = datetime(2026, 6, 2, 18, 30, tzinfo=UTC)  # 03:30 on 3 June in Japan
+ORDER = [
+    "expiry", "expiry notices", "rank period end", "birthday", "anniversary", "rfm", "loyalty score", "segments",
+    "member status", "analytics",
+]  # fmt: skip
+
+
+@pytest.fixture
+def kit(loyalty_kit):
+    bought = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
+    loyalty_kit.clock.now = bought
+    loyalty_kit.ingest([purchase("r-1", "c-1", 4_000, bought), purchase("r-2", "c-2", 12_000, bought)])
+    return loyalty_kit
+
+
+def test_every_job_runs_once_in_order_and_the_reports_are_cached(kit):
+    published = []
+    runs = run_nightly(kit.engine, kit.loyalty, kit.directory.sealer, NIGHT, published.append)
+
+    assert [run.name for run in runs] == ORDER
+    assert len(published) == len(ORDER), "each job's events are handed on once its transaction committed"
+    with kit.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(MemberScore)).scalar_one() == 2
+        assert sorted(conn.execute(select(ReportCache.period).distinct()).scalars()) == ["2026-05", "2026-06"]
+
+
+def test_the_reports_run_beside_the_later_jobs_on_postgresql_only(kit, monkeypatch):
+    threads: dict[str, str] = {}
+
+    def watched(name: str, job):
+        def run(conn):
+            threads[name] = threading.current_thread().name
+            return job(conn)
+
+        return run
+
+    original = nightly._run_job
+    monkeypatch.setattr(nightly, "_run_job", lambda engine, name, job: original(engine, name, watched(name, job)))
+    run_nightly(kit.engine, kit.loyalty, kit.directory.sealer, NIGHT)
+
+    beside = kit.engine.dialect.name == "postgresql"
+    assert threads["analytics"].startswith("nightly-analytics") is beside
+    assert all(not name.startswith("nightly-analytics") for job, name in threads.items() if job != "analytics")
+
+
+def test_a_failing_report_fails_the_night_after_the_other_jobs_committed(kit, monkeypatch):
+    def broken(conn, rules, now):
+        raise RuntimeError("report failed")
+
+    monkeypatch.setattr(nightly, "refresh_reports", broken)
+    with pytest.raises(RuntimeError, match="report failed"):
+        run_nightly(kit.engine, kit.loyalty, kit.directory.sealer, NIGHT)
+    with kit.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(MemberScore)).scalar_one() == 2
+        assert conn.execute(select(func.count()).select_from(ReportCache)).scalar_one() == 0
