@@ -43,11 +43,12 @@ def test_the_sync_table_sets_the_niceness_of_sync_processes(tmp_path):
     assert load_hub_config(path).sync == SyncSettings(niceness=10)
 
 
-def test_without_a_sync_table_syncs_keep_the_priority_they_were_started_with(tmp_path):
+def test_without_a_sync_table_syncs_yield_to_the_console_at_niceness_10(tmp_path):
     path = tmp_path / "hub.toml"
     path.write_text('[hub]\nsource_priority = ["console"]\n', encoding="utf-8")
 
-    assert load_hub_config(path).sync.niceness == 0
+    assert load_hub_config(path).sync.niceness == 10
+    assert load_hub_config(None).sync.niceness == 10
 
 
 @pytest.mark.parametrize("value", ["-5", "20", '"low"'])
