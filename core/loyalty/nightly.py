@@ -8,17 +8,18 @@ scores, segments and statuses write). One transaction per job keeps a failure of
 earlier one, and keeps each job's locks short; every job is idempotent, so running the whole list again the
 same night changes nothing more.
 
-On PostgreSQL the analytics reports run beside the scores, segments and statuses, on a connection of their
-own: the reports are the database server's work, the other jobs mostly this process's (decrypting, digests),
-so the two use both CPUs of a small machine. SQLite takes its write lock for every transaction, so there the
-list runs one job after the other.
+On PostgreSQL two jobs that do not depend on each other run side by side, each on a connection of its own:
+RFM (the server's work) beside the birthday and anniversary benefits (mostly this process's: decrypting
+birthdays), and the analytics reports (the server's) beside the scores, segments and statuses (digests,
+member numbers): together they use both CPUs of a small machine. SQLite takes its write lock for every
+transaction, so there the list runs one job after the other.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,35 +55,64 @@ def run_nightly(
     now: datetime,
     publish: Callable[[tuple[DomainEvent, ...]], None] = lambda events: None,
 ) -> list[JobRun]:
-    """Run every job as of ``now``; ``publish`` receives each job's events once its transaction committed."""
-    jobs: list[tuple[str, _Job]] = [
-        ("expiry", lambda conn: _expiry(loyalty, conn, now)),
-        ("expiry notices", lambda conn: _expiry_notices(loyalty, conn, now, sealer)),
-        ("rank period end", lambda conn: _period_end(loyalty, conn, now)),
-        ("birthday", lambda conn: _birthday(loyalty, conn, now, sealer)),
-        ("anniversary", lambda conn: _anniversary(loyalty, conn, now)),
-        ("rfm", lambda conn: _rfm(loyalty, conn, now)),
-        ("loyalty score", lambda conn: _loyalty_score(loyalty, conn, now)),
-        ("segments", lambda conn: _segments(loyalty, conn, now)),
-        ("member status", lambda conn: _member_status(loyalty, conn, now, sealer)),
-    ]
-    analytics: _Job = lambda conn: _analytics(loyalty, conn, now)  # noqa: E731 - named like the jobs above
-    runs: list[JobRun] = []
-    reports: Future[JobRun] | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nightly-analytics") as beside:
-        for name, job in jobs:
-            if name == _ANALYTICS_AFTER and engine.dialect.name == "postgresql":
-                reports = beside.submit(_run_job, engine, "analytics", analytics)
-            runs.append(_run_job(engine, name, job))
-            publish(runs[-1].events)
-        runs.append(_run_job(engine, "analytics", analytics) if reports is None else reports.result())
-        publish(runs[-1].events)
-    return runs
+    """Run every job as of ``now``; ``publish`` receives each job's events once its transaction committed.
+
+    Returns the runs in list order (``ORDER``), however the stages ran them.
+    """
+    jobs: dict[str, _Job] = {
+        "expiry": lambda conn: _expiry(loyalty, conn, now),
+        "expiry notices": lambda conn: _expiry_notices(loyalty, conn, now, sealer),
+        "rank period end": lambda conn: _period_end(loyalty, conn, now),
+        "birthday": lambda conn: _birthday(loyalty, conn, now, sealer),
+        "anniversary": lambda conn: _anniversary(loyalty, conn, now),
+        "rfm": lambda conn: _rfm(loyalty, conn, now),
+        "loyalty score": lambda conn: _loyalty_score(loyalty, conn, now),
+        "segments": lambda conn: _segments(loyalty, conn, now),
+        "member status": lambda conn: _member_status(loyalty, conn, now, sealer),
+        "analytics": lambda conn: _analytics(loyalty, conn, now),
+    }
+    beside = engine.dialect.name == "postgresql"
+    runs: dict[str, JobRun] = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nightly-beside") as pool:
+        for main, *others in _STAGES:
+            running = [pool.submit(_run_lane, engine, lane, jobs) for lane in others] if beside else []
+            for lane in [main] if beside else [main, *others]:
+                for run in _run_lane(engine, lane, jobs, publish):
+                    runs[run.name] = run
+            for done in running:  # their events go out from this thread, after the lane beside them
+                for run in done.result():
+                    publish(run.events)
+                    runs[run.name] = run
+    return [runs[name] for name in ORDER]
 
 
 _Job = Callable[[Connection], tuple[str, tuple[DomainEvent, ...]]]
-_ANALYTICS_AFTER = "rfm"
-"""The reports start with this job (on PostgreSQL): every job before it writes what they read."""
+_STAGES: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("expiry",),),
+    (("expiry notices",),),
+    (("rank period end",),),
+    (("birthday", "anniversary"), ("rfm",)),  # RFM reads purchases only
+    (("loyalty score", "segments", "member status"), ("analytics",)),  # the reports read none of what these write
+)
+"""Stages in order; in a stage, the lanes after the first run beside it on PostgreSQL (one after the other on
+SQLite), each lane's jobs in order."""
+ORDER = tuple(name for stage in _STAGES for lane in stage for name in lane)
+"""The nightly list, in the order the jobs run on SQLite."""
+
+
+def _run_lane(
+    engine: Engine,
+    lane: tuple[str, ...],
+    jobs: dict[str, _Job],
+    publish: Callable[[tuple[DomainEvent, ...]], None] | None = None,
+) -> list[JobRun]:
+    """The lane's jobs one after the other; ``publish`` (if given) gets each job's events after its commit."""
+    runs = []
+    for name in lane:
+        runs.append(_run_job(engine, name, jobs[name]))
+        if publish is not None:
+            publish(runs[-1].events)
+    return runs
 
 
 def _run_job(engine: Engine, name: str, job: _Job) -> JobRun:

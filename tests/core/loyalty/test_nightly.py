@@ -1,4 +1,5 @@
-"""The nightly list: every job once, in order, each in its own transaction; on PostgreSQL the reports run beside."""
+"""The nightly list: every job once, in order, each in its own transaction; on PostgreSQL RFM and the reports
+run beside other jobs."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def test_every_job_runs_once_in_order_and_the_reports_are_cached(kit):
         assert sorted(conn.execute(select(ReportCache.period).distinct()).scalars()) == ["2026-05", "2026-06"]
 
 
-def test_the_reports_run_beside_the_later_jobs_on_postgresql_only(kit, monkeypatch):
+def test_rfm_and_the_reports_run_beside_other_jobs_on_postgresql_only(kit, monkeypatch):
     threads: dict[str, str] = {}
 
     def watched(name: str, job):
@@ -51,11 +52,12 @@ def test_the_reports_run_beside_the_later_jobs_on_postgresql_only(kit, monkeypat
 
     original = nightly._run_job
     monkeypatch.setattr(nightly, "_run_job", lambda engine, name, job: original(engine, name, watched(name, job)))
+    assert tuple(ORDER) == nightly.ORDER
     run_nightly(kit.engine, kit.loyalty, kit.directory.sealer, NIGHT)
 
-    beside = kit.engine.dialect.name == "postgresql"
-    assert threads["analytics"].startswith("nightly-analytics") is beside
-    assert all(not name.startswith("nightly-analytics") for job, name in threads.items() if job != "analytics")
+    beside = {job for job, thread in threads.items() if thread.startswith("nightly-beside")}
+    assert beside == ({"rfm", "analytics"} if kit.engine.dialect.name == "postgresql" else set())
+    assert len(threads) == len(ORDER)
 
 
 def test_a_failing_report_fails_the_night_after_the_other_jobs_committed(kit, monkeypatch):
