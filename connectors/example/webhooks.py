@@ -7,8 +7,6 @@ a secret rotation both secrets are configured and either one is accepted.
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -18,13 +16,12 @@ from core.records import CanonicalRecord
 from core.sync.contract import Rejected
 from core.sync.mapping import map_record
 from core.sync.signatures import require_signature
+from core.sync.wire import INTEGER_TEXT, decode_json
 
 SIGNATURE_HEADER = "x-example-signature"
 TIMESTAMP_HEADER = "x-example-timestamp"
 DELIVERY_ID_HEADER = "x-example-delivery-id"
 TOLERANCE_S = 300.0
-_UNIX_SECONDS = re.compile(r"[0-9]{1,20}")
-"""ASCII digits only: ``str.isdigit`` also accepts ``²``, which ``int()`` refuses."""
 _MAPPERS = {stream.event_type: stream.mapper for stream in STREAMS.values()}
 
 
@@ -42,7 +39,7 @@ class WebhookVerifier:
         signed = {name.lower(): value for name, value in headers.items()}
         timestamp = signed.get(TIMESTAMP_HEADER, "")
         delivery_id = signed.get(DELIVERY_ID_HEADER, "").strip()
-        if not _UNIX_SECONDS.fullmatch(timestamp) or not delivery_id:
+        if not INTEGER_TEXT.fullmatch(timestamp) or not delivery_id:
             raise WebhookRejected("timestamp or delivery id header missing or malformed", status=400)
         require_signature(signed.get(SIGNATURE_HEADER), timestamp.encode() + b"." + body, self._keys)
         if abs(self._clock() - int(timestamp)) > TOLERANCE_S:
@@ -53,9 +50,9 @@ class WebhookVerifier:
 def parse_delivery(source: str, body: bytes) -> list[CanonicalRecord | Rejected]:
     """The record an event carries; an event type we do not read yields nothing."""
     try:
-        event = json.loads(body)
+        event = decode_json(body)
         event_type, data = str(event["type"]), event["data"]
-    except (ValueError, TypeError, KeyError, RecursionError):
+    except (ValueError, TypeError, KeyError):
         raise WebhookRejected("delivery body is not an Example event", status=400) from None
     mapper = _MAPPERS.get(event_type.partition(".")[0])
     return [] if mapper is None else [map_record(source, data, mapper)]

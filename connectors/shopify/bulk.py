@@ -26,6 +26,7 @@ from connectors.shopify.config import ShopifyConfig
 from connectors.shopify.queries import BULK_CURRENT, BULK_OPERATION, BULK_RUN
 from core.errors import ConfigError, PermanentError, RetryableError, StillRunningError
 from core.sync.contract import Rejected
+from core.sync.wire import decode_json
 
 FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELED", "EXPIRED"})
 _IN_PROGRESS = "OPERATION_IN_PROGRESS"
@@ -222,8 +223,8 @@ def _status(node: Mapping[str, Any]) -> BulkStatus:
 
 def _json_object(line: bytes) -> dict[str, Any] | None:
     try:
-        item = json.loads(line)
-    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested past the decoder's limit
+        item = decode_json(line)
+    except ValueError:
         return None
     return item if isinstance(item, dict) else None
 

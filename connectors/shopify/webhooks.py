@@ -15,7 +15,6 @@ uninstalled the app) an ``ErasureRequest`` for everything this connector instanc
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -27,6 +26,7 @@ from core.records import CanonicalRecord, DataRequest, ErasureRequest
 from core.sync.contract import Rejected
 from core.sync.mapping import map_record
 from core.sync.signatures import require_signature
+from core.sync.wire import INTEGER_TEXT, decode_json
 
 SIGNATURE_HEADER = "x-shopify-hmac-sha256"
 WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
@@ -39,7 +39,6 @@ COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "sh
 """Mandatory for every app; each becomes an ``ErasureRequest`` or a ``DataRequest`` (ids only)."""
 # What a compliance delivery's dead letter keeps when it names no id: never the customer's email or phone.
 _COMPLIANCE_ID_FIELDS = ("shop_id", "shop_domain", "orders_to_redact", "orders_requested", "data_request")
-_ID_TEXT = re.compile(r"[0-9]{1,20}")
 _MAX_ID = 2**63 - 1
 
 OrderReader = Callable[[str], CanonicalRecord | Rejected | None]
@@ -134,7 +133,7 @@ def _compliance_request(
 
 def _number(value: Any) -> int | None:
     """A REST id: a positive 64-bit integer, or its decimal string; anything longer is no Shopify id."""
-    if isinstance(value, str) and _ID_TEXT.fullmatch(value.strip()):
+    if isinstance(value, str) and INTEGER_TEXT.fullmatch(value.strip()):
         value = int(value.strip())
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_ID else None
 
@@ -156,8 +155,8 @@ def _triggered_at(signed: Mapping[str, str]) -> datetime:
 
 def _payload(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested past the decoder's limit
+        payload = decode_json(body)
+    except ValueError:
         raise WebhookRejected("delivery body is not JSON", status=400) from None
     if not isinstance(payload, dict):
         raise WebhookRejected("delivery body is not a JSON object", status=400)

@@ -24,6 +24,7 @@ from core.records import CanonicalRecord
 from core.sync.contract import Rejected
 from core.sync.mapping import RecordMapper, map_record
 from core.sync.signatures import require_signature
+from core.sync.wire import decode_json
 
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 CUSTOMER_EVENTS = frozenset({"customer.created", "customer.updated"})
@@ -94,8 +95,8 @@ def parse_notification(
 def notification_body(body: bytes) -> dict[str, Any]:
     """The notification as a JSON object; ``WebhookRejected`` if it is not one."""
     try:
-        notification = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested past the decoder's limit
+        notification = decode_json(body)
+    except ValueError:
         raise WebhookRejected("notification body is not JSON", status=400) from None
     if not isinstance(notification, dict):
         raise WebhookRejected("notification body is not a JSON object", status=400)

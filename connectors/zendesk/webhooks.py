@@ -13,8 +13,6 @@ deliveries may arrive out of order (the upsert keeps whichever version is newest
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -24,13 +22,12 @@ from core.errors import WebhookRejected
 from core.records import CanonicalRecord
 from core.sync.contract import Rejected
 from core.sync.signatures import require_signature
+from core.sync.wire import INTEGER_TEXT, decode_json
 
 SIGNATURE_HEADER = "x-zendesk-webhook-signature"
 TIMESTAMP_HEADER = "x-zendesk-webhook-signature-timestamp"
 INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
 EVENT_PREFIX = "zen:event-type:"
-_ID_TEXT = re.compile(r"[0-9]{1,20}")
-"""A Zendesk id as text: ASCII digits, no longer than a 64-bit integer (``int()`` refuses 4,300 digits and more)."""
 
 RecordReader = Callable[[int], CanonicalRecord | Rejected | None]
 """The current user or ticket with an id, mapped like an export row; ``None`` if there is none to read."""
@@ -83,7 +80,7 @@ def _subject_id(event: Mapping[str, Any], kind: str) -> int:
     if text is None:
         detail = event.get("detail")
         text = str(detail.get("id", "")) if isinstance(detail, Mapping) else ""
-    if not _ID_TEXT.fullmatch(text):
+    if not INTEGER_TEXT.fullmatch(text):
         raise WebhookRejected(f"{kind} event names no {kind} id", status=400)
     return int(text)
 
@@ -100,8 +97,8 @@ def _delivery_id(signed: Mapping[str, str], body: bytes) -> str:
 
 def _event(body: bytes) -> dict[str, Any]:
     try:
-        event = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested past the decoder's limit
+        event = decode_json(body)
+    except ValueError:
         raise WebhookRejected("delivery body is not JSON", status=400) from None
     if not isinstance(event, dict):
         raise WebhookRejected("delivery body is not a JSON object", status=400)

@@ -23,6 +23,7 @@ import httpx
 
 from core.errors import PermanentError, RetryableError
 from core.sync.retry import RetryEvent, RetryPolicy, parse_retry_after, retrying
+from core.sync.wire import decode_json
 
 __all__ = ["DEFAULT_RULES", "Action", "ClientStats", "ConnectorHttpClient", "ErrorRule", "response_json"]
 
@@ -176,13 +177,9 @@ class ConnectorHttpClient:
 def response_json(response: httpx.Response) -> Any:
     """The body decoded as JSON; ``ValueError`` if it is not JSON.
 
-    Arrays or objects nested past the decoder's recursion limit raise ``RecursionError``, which callers catching
-    ``ValueError`` would miss: it becomes a ``ValueError`` too.
+    Arrays or objects nested past the decoder's recursion limit are a ``ValueError`` too (``core.sync.wire``).
     """
-    try:
-        return response.json()
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
+    return decode_json(response.content)
 
 
 def _error_for(
