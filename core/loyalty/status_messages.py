@@ -62,7 +62,7 @@ def push_member_status(
     ranks = {level.code: (level.code, list(level.flags)) for level in rules.ranks.levels}
     lowest = ranks[rules.lowest.code]
     all_flags = sorted({flag for level in rules.ranks.levels for flag in level.flags})
-    links = repo.customer_ids(conn, destinations)
+    links = segments_repo.every_cluster_link(conn, destinations)
     changes = messages = 0
     for destination in destinations:
         told = repo.pushed_digests(conn, destination)

@@ -7,8 +7,7 @@ job has not written off yet count as nothing, as a balance does (``core.loyalty.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +16,7 @@ from sqlalchemy import Connection, Row, Select, String, bindparam, case, delete,
 from core.store.loyalty import CONSUMPTIONS, LEDGER, MEMBERS, among, insert_many
 from core.store.models import MemberStatusPush, table_of
 from core.store.rfm import cluster_tree
-from core.store.segments import LINKS, raw_id
+from core.store.segments import raw_id
 
 PUSHES = table_of(MemberStatusPush)
 
@@ -94,22 +93,6 @@ def pushed_digests(conn: Connection, destination: str) -> dict[Any, bytes]:
     p = PUSHES.c
     query = select(raw_id(p.member_id), p.digest).where(p.destination == destination)
     return {member_id: bytes(digest) for member_id, digest in conn.execute(query)}
-
-
-def customer_ids(conn: Connection, destinations: Iterable[str]) -> dict[str, dict[Any, list[str]]]:
-    """Per destination: every active cluster root (as :func:`raw_id` gives it) → its cluster's ids there, sorted."""
-    tree, k = cluster_tree(), LINKS.c
-    wanted = sorted(set(destinations))
-    found: dict[str, dict[Any, list[str]]] = {destination: defaultdict(list) for destination in wanted}
-    query = (
-        select(k.source, raw_id(tree.c.root), k.external_id)
-        .select_from(LINKS.join(tree, tree.c.id == k.member_id))
-        .where(k.source.in_(wanted))
-        .order_by(k.source, tree.c.root, k.external_id)
-    )
-    for source, root, external_id in conn.execute(query):
-        found[source][root].append(external_id)
-    return {destination: dict(roots) for destination, roots in found.items()}
 
 
 def save_digests(

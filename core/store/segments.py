@@ -12,7 +12,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Row, Select, String, and_, bindparam, delete, func, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    String,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    type_coerce,
+)
 
 from core.store.loyalty import MEMBERS, SEGMENTS, among
 from core.store.members import _insert_rows
@@ -82,16 +94,32 @@ def remove_memberships(conn: Connection, pairs: Sequence[tuple[UUID, str]]) -> N
 def cluster_links(conn: Connection, sources: Iterable[str], roots: Iterable[UUID]) -> dict[str, dict[UUID, list[str]]]:
     """Per source: the external ids there of each of these cluster roots' clusters (root and merged members)."""
     tree = cluster_tree()
+    return _links(conn, sources, tree, tree.c.root, among(conn, tree.c.root, roots))
+
+
+def every_cluster_link(conn: Connection, sources: Iterable[str]) -> dict[str, dict[Any, list[str]]]:
+    """Per source: every cluster root (as :func:`raw_id` gives it) → its cluster's external ids there, sorted.
+
+    One pass over the links with no id filter: what a job over all members needs (a filter of 200,000 ids
+    cost more than the links it kept out).
+    """
+    tree = cluster_tree()
+    return _links(conn, sources, tree, raw_id(tree.c.root), None)
+
+
+def _links(
+    conn: Connection, sources: Iterable[str], tree: Any, root: Any, condition: ColumnElement[bool] | None
+) -> dict[str, dict[Any, list[str]]]:
     wanted = sorted(set(sources))
-    found: dict[str, dict[UUID, list[str]]] = {source: defaultdict(list) for source in wanted}
+    found: dict[str, dict[Any, list[str]]] = {source: defaultdict(list) for source in wanted}
     if not wanted:
         return found
     query = (
-        select(LINKS.c.source, tree.c.root, LINKS.c.external_id)
+        select(LINKS.c.source, root, LINKS.c.external_id)
         .select_from(LINKS.join(tree, tree.c.id == LINKS.c.member_id))
-        .where(LINKS.c.source.in_(wanted), among(conn, tree.c.root, roots))
+        .where(LINKS.c.source.in_(wanted))
         .order_by(LINKS.c.source, tree.c.root, LINKS.c.external_id)
     )
-    for source, root, external_id in conn.execute(query):
-        found[source][root].append(external_id)
+    for source, member, external_id in conn.execute(query if condition is None else query.where(condition)):
+        found[source][member].append(external_id)
     return found
