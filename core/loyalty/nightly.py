@@ -88,9 +88,7 @@ def run_nightly(
 
 _Job = Callable[[Connection], tuple[str, tuple[DomainEvent, ...]]]
 _STAGES: tuple[tuple[tuple[str, ...], ...], ...] = (
-    (("expiry",),),
-    (("expiry notices",),),
-    (("rank period end",),),
+    (("expiry", "expiry notices", "rank period end"),),
     (("birthday", "anniversary"), ("rfm",)),  # RFM reads purchases only
     (("loyalty score", "segments", "member status"), ("analytics",)),  # the reports read none of what these write
 )
