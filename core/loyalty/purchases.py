@@ -40,7 +40,6 @@ class PurchaseBatch:
         self.conn = conn
         self.rules = rules
         self.now = now
-        self.pending = timedelta(days=rules.earning.pending_days)
         self.window = Window.ending(rules, now, open_ended=True)
 
     def apply(self, purchase_ids: Iterable[int]) -> tuple[int, list[DomainEvent]]:
@@ -96,7 +95,7 @@ class PurchaseBatch:
         clusters = repo.cluster_members(self.conn, climbing) if climbing else {}
         [level] = cluster_measures(self.conn, self.rules, _owners(clusters), [self.window]) if climbing else [{}]
         segments = repo.segments_of(self.conn, by_root) if self.rules.targets_segments else {}
-        earn = _Earning(self.rules, self.now, self.pending)
+        earn = _Earning(self.rules, self.now)
         nothing: frozenset[str] = frozenset()
         for root, bought in by_root.items():
             rank = ranks.rank_of(root)
@@ -218,21 +217,16 @@ class PurchaseBatch:
 class _Earning:
     """The earn entry of one purchase at a rank: what every purchase of a batch shares, looked up once."""
 
-    def __init__(self, rules: LoyaltyRules, now: datetime, pending: timedelta) -> None:
+    def __init__(self, rules: LoyaltyRules, now: datetime) -> None:
         self.rules = rules
         self.now = now
-        self.pending = pending
+        self.pending = timedelta(days=rules.earning.pending_days)
         self.expires_at = rules.expiry.expires_at
-        self.campaigns = bool(rules.campaigns)
 
     def entry(self, purchase: MemberPurchase, root: UUID, rank: Rank, segments: frozenset[str]) -> Entry:
         """The earn entry of ``purchase`` for the cluster ``root`` at ``rank``."""
         rules = self.rules
-        campaigns = (
-            rules.campaigns_for(purchase.purchased_at, purchase.channel, rank.code, segments, root)
-            if self.campaigns
-            else []
-        )
+        campaigns = rules.campaigns_for(purchase.purchased_at, purchase.channel, rank.code, segments, root)
         points = points_for(rules, basis_yen(rules, purchase.total_amount, purchase.tax_amount), rank, campaigns)
         available_at = purchase.purchased_at + self.pending
         return Entry(
