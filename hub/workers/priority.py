@@ -7,6 +7,7 @@ them as an equal. Only ever lowered: raising a priority needs privileges a hub p
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -25,6 +26,22 @@ def lower_sync_priority(settings: SyncSettings) -> int:
     """
     if settings.niceness > os.getpriority(os.PRIO_PROCESS, 0):
         os.setpriority(os.PRIO_PROCESS, 0, settings.niceness)
-        if os.getsid(0) == os.getpid() and _AUTOGROUP.exists():
-            _AUTOGROUP.write_text(f"{settings.niceness}\n", encoding="ascii")
+        if os.getsid(0) == os.getpid() and autogroup_niceness() is not None:
+            # a sandbox may show the file but refuse the write; the process niceness still holds
+            with contextlib.suppress(OSError):
+                _AUTOGROUP.write_text(f"{settings.niceness}\n", encoding="ascii")
     return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def autogroup_niceness() -> int | None:
+    """The niceness of this process's session group, or None without a readable autogroup file."""
+    try:
+        fields = _AUTOGROUP.read_text(encoding="ascii").split()
+    except OSError:
+        return None
+    if len(fields) != 3 or fields[1] != "nice":
+        return None
+    try:
+        return int(fields[2])
+    except ValueError:
+        return None

@@ -7,22 +7,20 @@ import pytest
 
 from core.errors import ConfigError
 from hub.config import SyncSettings, load_hub_config
+from hub.workers.priority import autogroup_niceness
 
 # Each priority change runs in a child interpreter: a niceness, once taken, cannot be given back unprivileged.
 LOWER_AND_REPORT = """
 import os, subprocess, sys
-from pathlib import Path
 from hub.config import SyncSettings
-from hub.workers.priority import lower_sync_priority
+from hub.workers.priority import autogroup_niceness, lower_sync_priority
 start = int(sys.argv[2])
 if start:
     os.setpriority(os.PRIO_PROCESS, 0, start)
 taken = lower_sync_priority(SyncSettings(niceness=int(sys.argv[1])))
 child = subprocess.run([sys.executable, "-c", "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"],
                        capture_output=True, text=True, check=True).stdout.strip()
-autogroup = Path("/proc/self/autogroup")
-group = autogroup.read_text().split()[-1] if autogroup.exists() else "-"
-print(taken, child, group)
+print(taken, child, autogroup_niceness())
 """
 
 
@@ -83,7 +81,7 @@ def test_a_process_already_nicer_than_the_setting_is_left_as_it_is():
     assert (taken, child) == (str(start), str(start))
 
 
-@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no autogroup scheduling on this kernel")
+@pytest.mark.skipif(autogroup_niceness() is None, reason="no readable autogroup scheduling on this kernel")
 def test_a_sync_leading_its_own_session_also_lowers_its_session_group():
     wanted = _above_runner(9)
     _, _, group = _lower(wanted, own_session=True)
@@ -91,9 +89,9 @@ def test_a_sync_leading_its_own_session_also_lowers_its_session_group():
     assert group == str(wanted)
 
 
-@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no autogroup scheduling on this kernel")
+@pytest.mark.skipif(autogroup_niceness() is None, reason="no readable autogroup scheduling on this kernel")
 def test_a_sync_started_from_an_operators_terminal_leaves_the_terminal_session_alone():
-    before = Path("/proc/self/autogroup").read_text().split()[-1]
+    before = str(autogroup_niceness())
 
     _, _, group = _lower(_above_runner(9))
 
