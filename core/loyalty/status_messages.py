@@ -77,7 +77,8 @@ def push_member_status(
             digest = _digest(status, customer_ids)
             if told.get(row.id) != digest:
                 changed[row.id] = (status, customer_ids, digest)
-        members = {_uuid(member): changed[member] for member in sorted(changed)}
+        # by the text of the id (hex or UUID: the same order), not by UUID.__lt__, which runs in Python
+        members = {_uuid(member): changed[member] for member in sorted(changed, key=str)}
         numbers = member_numbers(conn, sealer, members)
         entries = [
             {"member_id": str(member), "customer_id": customer_id, "member_number": numbers.get(member.hex), **status}

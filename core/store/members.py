@@ -67,13 +67,29 @@ def _driver_parameters(
     if set(key) <= set(names):
         # In key order each B-tree page is visited once, left to right, instead of hopping between pages
         # for random blind-index digests: 3-7% less time per SQLite batch at 100k members, sort included.
-        rows = sorted(rows, key=itemgetter(*key))
+        rows = _in_key_order(rows, key)
     columns = []
     for name in names:
         values = list(map(itemgetter(name), rows))
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         columns.append(values if process is None else _bound_values(values, process))
     return list(zip(*columns, strict=True))
+
+
+def _in_key_order(rows: Sequence[dict[str, object]], key: Sequence[str]) -> list[dict[str, object]]:
+    """``rows`` sorted by their ``key`` values; UUIDs by their integer, since ``UUID.__lt__`` runs in Python.
+
+    Sorting 200,000 rows by a member id took 3.4 s through ``UUID.__lt__`` (profiled: the member status job's
+    digests), against a tenth of a second by the integers.
+    """
+    columns: list[list[Any]] = []
+    for name in key:
+        values: list[Any] = list(map(itemgetter(name), rows))
+        if all(isinstance(value, UUID) for value in values):
+            values = [value.int for value in values]
+        columns.append(values)
+    order = sorted(range(len(rows)), key=list(zip(*columns, strict=True)).__getitem__)
+    return [rows[index] for index in order]
 
 
 def _bound_values(values: list[object], process: Callable[[Any], Any]) -> list[object]:
