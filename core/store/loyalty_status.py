@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, String, bindparam, case, delete, func, insert, or_, select
 
-from core.store.loyalty import CONSUMPTIONS, LEDGER, MEMBERS, among, insert_many
+from core.store.bulk import copy_insert
+from core.store.loyalty import CONSUMPTIONS, LEDGER, MEMBERS, among
 from core.store.models import MemberStatusPush, table_of
 from core.store.rfm import cluster_tree
 from core.store.segments import raw_id
@@ -107,11 +108,16 @@ def save_digests(
     p = PUSHES.c
     if replacing:
         conn.execute(delete(PUSHES).where(p.destination == destination, among(conn, p.member_id, replacing)))
-    rows = [{"destination": destination, "member_id": m, "digest": d, "pushed_at": now} for m, d in told]
     if conn.dialect.name == "postgresql":
-        insert_many(conn, PUSHES, rows)  # the store's bulk path; the driver gave UUIDs and takes them
-    else:
-        conn.execute(_INSERT_HEX, rows)  # SQLite: the hex text as it was read
+        # COPY of plain tuples in key order (by the id's text: UUID.__lt__ runs in Python): the driver gave UUIDs
+        # and takes them, and bytes and an aware timestamp need no converting (through insert_many's dict rows,
+        # 200,000 digests took 4 s, not 2)
+        ordered = sorted(told, key=lambda pair: str(pair[0]))
+        copy_insert(conn, PUSHES, _PUSH_COLUMNS, [(destination, member, digest, now) for member, digest in ordered])
+    else:  # SQLite: the hex text as it was read
+        rows = [{"destination": destination, "member_id": m, "digest": d, "pushed_at": now} for m, d in told]
+        conn.execute(_INSERT_HEX, rows)
 
 
 _INSERT_HEX = insert(PUSHES).values(member_id=bindparam("member_id", type_=String()))
+_PUSH_COLUMNS = ("destination", "member_id", "digest", "pushed_at")

@@ -1,5 +1,5 @@
-"""The nightly list: every job once, in order, each in its own transaction; on PostgreSQL RFM and the reports
-run beside other jobs."""
+"""The nightly list: every job once, in order, each in its own transaction; on PostgreSQL RFM, the loyalty scores
+and the reports run beside other jobs, and no job JIT-compiles its queries."""
 
 from __future__ import annotations
 
@@ -40,12 +40,15 @@ def test_every_job_runs_once_in_order_and_the_reports_are_cached(kit):
         assert sorted(conn.execute(select(ReportCache.period).distinct()).scalars()) == ["2026-05", "2026-06"]
 
 
-def test_rfm_and_the_reports_run_beside_other_jobs_on_postgresql_only(kit, monkeypatch):
+def test_rfm_the_scores_and_the_reports_run_beside_other_jobs_on_postgresql_only(kit, monkeypatch):
     threads: dict[str, str] = {}
+    jit: set[str] = set()
 
     def watched(name: str, job):
         def run(conn):
             threads[name] = threading.current_thread().name
+            if conn.dialect.name == "postgresql":
+                jit.add(conn.exec_driver_sql("SHOW jit").scalar_one())
             return job(conn)
 
         return run
@@ -56,8 +59,10 @@ def test_rfm_and_the_reports_run_beside_other_jobs_on_postgresql_only(kit, monke
     run_nightly(kit.engine, kit.loyalty, kit.directory.sealer, NIGHT)
 
     beside = {job for job, thread in threads.items() if thread.startswith("nightly-beside")}
-    assert beside == ({"rfm", "analytics"} if kit.engine.dialect.name == "postgresql" else set())
+    on_postgresql = kit.engine.dialect.name == "postgresql"
+    assert beside == ({"rfm", "loyalty score", "analytics"} if on_postgresql else set())
     assert len(threads) == len(ORDER)
+    assert jit == ({"off"} if on_postgresql else set())
 
 
 def test_a_failing_report_fails_the_night_after_the_other_jobs_committed(kit, monkeypatch):
