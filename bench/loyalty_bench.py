@@ -26,7 +26,8 @@ customer id at the destination ``shop`` and, one in two, an email consent; nothi
 else). The segments and member statuses of the shipped rules are pushed to ``shop``. Targets:
 ≥ 20,000 purchases/s earning, nightly jobs ≤ 60 s for 200,000 members. PostgreSQL runs in a throw-away
 database on the server of MEMBERHUB_TEST_PG_URL (as the tests do); it is vacuumed and analysed every 100,000
-purchases, as autovacuum would. The machine may be shared: other processes' load shows in the figures.
+purchases, as autovacuum would. The process collects garbage as the hub's bulk processes do
+(``hub.workers.collector``). The machine may be shared: other processes' load shows in the figures.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from core.store.database import create_hub_engine, upgrade_database  # noqa: E40
 from core.store.members import _insert_rows  # noqa: E402
 from core.store.models import ConsentEvent, Member, Purchase, PurchaseAdjustment, SourceLink, table_of  # noqa: E402
 from core.sync.payloads import PayloadSealer  # noqa: E402
+from hub.workers.collector import collect_less_often  # noqa: E402
 
 RULES = ROOT / "config" / "loyalty.toml"
 BATCH = 1_000
@@ -73,6 +75,7 @@ _T = TypeVar("_T")
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
+    collect_less_often()  # as `hub sync`, `hub worker` and `hub loyalty run-jobs` do
     databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     print(
         f"MemberHub loyalty benchmark: {args.purchases:,} purchases, {args.members:,} members, "

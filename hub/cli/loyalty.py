@@ -21,6 +21,7 @@ from core.loyalty.rule_change import RuleChangeReport, preview_rules
 from core.store.database import read_only
 from hub.cli.common import cli_actor, console, opened_hub
 from hub.runtime import Hub
+from hub.workers.collector import collect_less_often
 
 app = typer.Typer(
     help="Points and ranks: balances, redemptions, adjustments, jobs and recompute.", no_args_is_help=True
@@ -139,6 +140,7 @@ def expiring(
 @app.command("run-jobs")
 def run_jobs() -> None:
     """Run the nightly loyalty jobs now: expiry and its notices, rank period end, birthdays, RFM, segments, statuses."""
+    collect_less_often()
     with opened_hub() as hub:
         _warn_unknown_destinations(hub, hub.loyalty)
         runs = hub.run_loyalty_jobs()
@@ -151,6 +153,7 @@ def recompute(
     verify: Annotated[bool, typer.Option("--verify", help="Only check; repair nothing.")] = False,
 ) -> None:
     """Rebuild every balance and rank from the history and report differences (exit code 1 if any)."""
+    collect_less_often()
     with opened_hub() as hub:
         loyalty = hub.loyalty
         with hub.engine.begin() as conn:

@@ -19,6 +19,7 @@ from core.sync.engine import RunReport
 from core.sync.replay import replay_dead_letter
 from hub.cli.common import cli_actor, console, opened_hub
 from hub.runtime import Hub
+from hub.workers.collector import collect_less_often
 from hub.workers.priority import lower_sync_priority
 
 connectors_app = typer.Typer(help="Configured connector instances.", no_args_is_help=True)
@@ -87,6 +88,7 @@ def sync(
             _send_to_workers(jobs, full_refresh=full_refresh, slices=slices)
             return
         lower_sync_priority(hub.config.sync)
+        collect_less_often()
         reports = sync_with_progress(hub, jobs, full_refresh=full_refresh, slices=slices)
     console.print(summary_table(reports, title="sync summary"))
     if any(report.status in ("failed", "partial") for report in reports):

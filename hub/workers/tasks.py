@@ -22,6 +22,7 @@ from core.sync.engine import RunReport
 from hub.runtime import Hub, open_hub
 from hub.settings import load_settings
 from hub.workers.app import app
+from hub.workers.collector import collect_less_often
 from hub.workers.priority import lower_sync_priority
 
 log = get_logger(__name__)
@@ -55,6 +56,7 @@ class _WorkerHub:
             if self._hub is None:
                 self._hub = open_hub(load_settings())
                 lower_sync_priority(self._hub.config.sync)  # a worker's tasks are syncs and other bulk jobs
+                collect_less_often()
             return self._hub
 
     def stop_syncs(self) -> None:

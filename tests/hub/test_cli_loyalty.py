@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from core.store import records as records_repo
 from hub.cli import common, loyalty
 from hub.runtime import init_hub
 from hub.settings import load_settings
+from hub.workers.collector import BULK_THRESHOLDS
 
 RULES = """
 version = "cli-test"
@@ -128,6 +130,19 @@ def test_run_jobs_reports_every_nightly_job_in_order(member_id):
     assert "expiry: 0 lots written off" in result.output
     assert "rank period end: 0 rank changes" in result.output
     assert "rfm: 1 members scored, 1 of them buyers" in result.output
+
+
+def test_run_jobs_collects_garbage_every_50000_allocations_as_bulk_work_does(member_id):
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # CPython's defaults
+        result = run("run-jobs")
+        during = gc.get_threshold()
+    finally:
+        gc.set_threshold(*before)
+
+    assert result.exit_code == 0, result.output
+    assert during == BULK_THRESHOLDS == (50_000, 20, 100)
 
 
 def test_expiring_lists_the_members_whose_points_lapse_within_the_window(hub_env, request):
