@@ -20,7 +20,7 @@ from core.analytics.tables import Report
 from core.loyalty.earning import VOID_STATUSES
 from core.loyalty.rules import LoyaltyRules
 
-__all__ = ["ReportBook", "refresh_reports"]
+__all__ = ["ReportBook", "build_reports", "refresh_reports"]
 
 Clock = Callable[[], datetime]
 
@@ -60,19 +60,27 @@ class ReportBook:
 
 def compute_report(conn: Connection, kind: ReportKind, rules: LoyaltyRules, month: Month, now: datetime) -> Report:
     """Compute one report in ``conn`` and store it in the cache."""
-    settings: AnalyticsRules = rules.analytics
-    context = ReportContext(conn, month, now, rules.lowest.code, settings, VOID_STATUSES)
-    report = Report(kind.name, month.code, kind.cache_params(rules, settings), now, kind.compute(context, rules))
+    report = build_report(conn, kind, rules, month, now)
     store_report(conn, report)
     return report
 
 
+def build_report(conn: Connection, kind: ReportKind, rules: LoyaltyRules, month: Month, now: datetime) -> Report:
+    """Compute one report in ``conn`` (only reading)."""
+    settings: AnalyticsRules = rules.analytics
+    context = ReportContext(conn, month, now, rules.lowest.code, settings, VOID_STATUSES)
+    return Report(kind.name, month.code, kind.cache_params(rules, settings), now, kind.compute(context, rules))
+
+
 def refresh_reports(conn: Connection, rules: LoyaltyRules, now: datetime) -> int:
-    """The nightly job: recompute every report for this month and the last one in ``conn``; how many."""
+    """Recompute every report for this month and the last one and cache them in ``conn``; how many."""
+    reports = build_reports(conn, rules, now)
+    for report in reports:
+        store_report(conn, report)
+    return len(reports)
+
+
+def build_reports(conn: Connection, rules: LoyaltyRules, now: datetime) -> list[Report]:
+    """Every report for this month and the last one, computed without writing (the nightly job's reading half)."""
     this = Month.of(now)
-    count = 0
-    for month in (this.shifted(-1), this):
-        for kind in REPORTS:
-            compute_report(conn, kind, rules, month, now)
-            count += 1
-    return count
+    return [build_report(conn, kind, rules, month, now) for month in (this.shifted(-1), this) for kind in REPORTS]

@@ -1,5 +1,6 @@
-"""The nightly list: every job once, in order, each in its own transaction; on PostgreSQL RFM, the loyalty scores
-and the reports run beside other jobs, and no job JIT-compiles its queries."""
+"""The nightly list: every job once, in order, each in its own transaction; on PostgreSQL RFM and the loyalty
+scores run beside other jobs, and no job JIT-compiles its queries; the reports are read beside the segments and
+statuses on both databases and cached afterwards."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def test_every_job_runs_once_in_order_and_the_reports_are_cached(kit):
         assert sorted(conn.execute(select(ReportCache.period).distinct()).scalars()) == ["2026-05", "2026-06"]
 
 
-def test_rfm_the_scores_and_the_reports_run_beside_other_jobs_on_postgresql_only(kit, monkeypatch):
+def test_rfm_and_the_scores_run_beside_other_jobs_on_postgresql_and_the_reports_on_both(kit, monkeypatch):
     threads: dict[str, str] = {}
     jit: set[str] = set()
 
@@ -60,7 +61,7 @@ def test_rfm_the_scores_and_the_reports_run_beside_other_jobs_on_postgresql_only
 
     beside = {job for job, thread in threads.items() if thread.startswith("nightly-beside")}
     on_postgresql = kit.engine.dialect.name == "postgresql"
-    assert beside == ({"rfm", "loyalty score", "analytics"} if on_postgresql else set())
+    assert beside == ({"rfm", "loyalty score", "analytics"} if on_postgresql else {"analytics"})
     assert len(threads) == len(ORDER)
     assert jit == ({"off"} if on_postgresql else set())
 
@@ -69,7 +70,7 @@ def test_a_failing_report_fails_the_night_after_the_other_jobs_committed(kit, mo
     def broken(conn, rules, now):
         raise RuntimeError("report failed")
 
-    monkeypatch.setattr(nightly, "refresh_reports", broken)
+    monkeypatch.setattr(nightly, "build_reports", broken)
     with pytest.raises(RuntimeError, match="report failed"):
         run_nightly(kit.engine, kit.loyalty, kit.directory.sealer, NIGHT)
     with kit.engine.connect() as conn:
