@@ -20,7 +20,7 @@ from core.analytics.tables import Report
 from core.loyalty.earning import VOID_STATUSES
 from core.loyalty.rules import LoyaltyRules
 
-__all__ = ["ReportBook", "build_reports", "refresh_reports"]
+__all__ = ["ReportBook", "build_reports"]
 
 Clock = Callable[[], datetime]
 
@@ -70,14 +70,6 @@ def build_report(conn: Connection, kind: ReportKind, rules: LoyaltyRules, month:
     settings: AnalyticsRules = rules.analytics
     context = ReportContext(conn, month, now, rules.lowest.code, settings, VOID_STATUSES)
     return Report(kind.name, month.code, kind.cache_params(rules, settings), now, kind.compute(context, rules))
-
-
-def refresh_reports(conn: Connection, rules: LoyaltyRules, now: datetime) -> int:
-    """Recompute every report for this month and the last one and cache them in ``conn``; how many."""
-    reports = build_reports(conn, rules, now)
-    for report in reports:
-        store_report(conn, report)
-    return len(reports)
 
 
 def build_reports(conn: Connection, rules: LoyaltyRules, now: datetime) -> list[Report]:
