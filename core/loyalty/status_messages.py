@@ -78,7 +78,8 @@ def push_member_status(
             if told.get(row.id) != digest:
                 changed[row.id] = (status, customer_ids, digest)
         # by the text of the id (hex or UUID: the same order), not by UUID.__lt__, which runs in Python
-        members = {_uuid(member): changed[member] for member in sorted(changed, key=str)}
+        in_order = sorted(changed, key=str)
+        members = {_uuid(member): changed[member] for member in in_order}
         numbers = member_numbers(conn, sealer, members)
         entries = [
             {"member_id": str(member), "customer_id": customer_id, "member_number": numbers.get(member.hex), **status}
@@ -92,7 +93,7 @@ def push_member_status(
                 payload={"changes": entries[start : start + _CHANGES_PER_MESSAGE], "rank_flags": all_flags}, now=now,
             )  # fmt: skip
         replacing = [member for member in changed if member in told]
-        repo.save_digests(conn, destination, [(member, c[2]) for member, c in changed.items()], now, replacing)
+        repo.save_digests(conn, destination, [(member, changed[member][2]) for member in in_order], now, replacing)
         changes += len(entries)
     return StatusOutcome(len(statuses), changes, messages)
 
