@@ -35,10 +35,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,7 +49,8 @@ from uuid import UUID
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Connection, Engine  # noqa: E402
+import psycopg  # noqa: E402
+from sqlalchemy import Connection, Engine, event  # noqa: E402
 
 from bench.databases import throwaway_database  # noqa: E402
 from core.crypto.keyring import KeyRing  # noqa: E402
@@ -57,6 +60,7 @@ from core.loyalty import LoyaltyEngine, load_rules  # noqa: E402
 from core.loyalty.member_rules import MemberStatus, Segment  # noqa: E402
 from core.loyalty.nightly import run_nightly  # noqa: E402
 from core.loyalty.periods import JST  # noqa: E402
+from core.store import bulk  # noqa: E402
 from core.store.database import create_hub_engine, upgrade_database  # noqa: E402
 from core.store.members import _insert_rows  # noqa: E402
 from core.store.models import ConsentEvent, Member, Purchase, PurchaseAdjustment, SourceLink, table_of  # noqa: E402
@@ -117,6 +121,9 @@ def _run(database: str, url: str, args: argparse.Namespace) -> None:
         count, applying, committing = earning["purchases"], earning["apply_s"], earning["commit_s"]
         print(f"  earning       {count:,} purchases: apply_purchases {_rate(applying, count)}, "
               f"with commits {_rate(applying + committing, count)}")  # fmt: skip
+        in_driver = earning["driver_s"]
+        print(f"                of which in database calls {in_driver:.1f} s ({in_driver / count * 1e6:.1f} µs a "
+              f"purchase): {count / in_driver:,.0f} purchases/s if the Python side took no time")  # fmt: skip
         print(f"                {earning['entries']:,} ledger entries, {earning['ranks']:,} rank upgrades")
         rate = count / applying
         verdict = "met" if rate >= TARGET_RATE else "MISSED"
@@ -252,6 +259,7 @@ def _earn(
     purchases, adjustments = table_of(Purchase), table_of(PurchaseAdjustment)
     totals = {"purchases": 0, "entries": 0, "ranks": 0, "apply_s": 0.0, "commit_s": 0.0}
     next_id, segment_s = 1, 0.0
+    driver = _DriverTime(engine)
     for batch in _purchases(members, count, rng):
         ids = list(range(next_id, next_id + len(batch)))
         next_id += len(batch)
@@ -266,7 +274,8 @@ def _earn(
         _insert_rows(conn, purchases, [{"id": purchase_id, **row} for purchase_id, row in zip(ids, batch, strict=True)])
         _insert_rows(conn, adjustments, refunds)
         started = time.perf_counter()
-        outcome = loyalty.apply_purchases(conn, ids)
+        with driver.counting():
+            outcome = loyalty.apply_purchases(conn, ids)
         applied = time.perf_counter()
         transaction.commit()
         totals["commit_s"] += time.perf_counter() - applied
@@ -281,7 +290,63 @@ def _earn(
             rate = PROGRESS_EVERY / segment_s
             print(f"    {totals['purchases']:>10,} purchases: last {PROGRESS_EVERY:,} at {rate:,.0f}/s", flush=True)
             segment_s = 0.0
+    totals["driver_s"] = driver.seconds
     return totals
+
+
+class _DriverTime:
+    """Wall time spent inside the database driver's cursor calls, only while ``counting``.
+
+    New connections get a cursor class whose ``execute``, ``executemany`` and fetches are timed (SQLite steps
+    through a query's rows in the fetches, so timing ``execute`` alone would miss most of a read); PostgreSQL's
+    ``COPY`` of bulk rows is timed whole. Binding values, building result rows and everything above the driver
+    (Python) stay outside.
+    """
+
+    _TIMED = ("execute", "executemany", "fetchall", "fetchone", "fetchmany")
+
+    def __init__(self, engine: Engine) -> None:
+        self.seconds = 0.0
+        self._on = False
+        cursor_class = self._timed_class(sqlite3.Cursor if engine.dialect.name == "sqlite" else psycopg.Cursor)
+        if engine.dialect.name == "sqlite":
+            connection_class = type("TimedConnection", (sqlite3.Connection,), {"cursor": _cursor_of(cursor_class)})
+            parameters = {"factory": connection_class}
+        else:
+            parameters = {"cursor_factory": cursor_class}
+        event.listen(engine, "do_connect", lambda _d, _r, _a, given: given.update(parameters))
+        engine.dispose()  # the pooled connections were opened without the timed cursors
+        bulk._copy_rows = self._timed(bulk._copy_rows)
+
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        self._on = True
+        try:
+            yield
+        finally:
+            self._on = False
+
+    def _timed_class(self, base: type[Any]) -> type[Any]:
+        return type(f"Timed{base.__name__}", (base,), {name: self._timed(getattr(base, name)) for name in self._TIMED})
+
+    def _timed(self, call: Callable[..., _T]) -> Callable[..., _T]:
+        def timed(*args: Any, **kwargs: Any) -> _T:
+            started = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                if self._on:
+                    self.seconds += time.perf_counter() - started
+
+        return timed
+
+
+def _cursor_of(cursor_class: type[sqlite3.Cursor]) -> Callable[..., sqlite3.Cursor]:
+    def cursor(connection: sqlite3.Connection, factory: Any = cursor_class) -> sqlite3.Cursor:
+        made: sqlite3.Cursor = sqlite3.Connection.cursor(connection, factory)
+        return made
+
+    return cursor
 
 
 def _analyze(engine: Engine) -> None:
