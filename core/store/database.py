@@ -40,6 +40,13 @@ _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",
+    # Measured on loyalty earning at 500,000 purchases (docs/benchmarks.md): a 64 MiB page cache per connection
+    # (the default is 2 MiB) and reads through a memory map cut the time inside SQLite from 57 to 42 µs a
+    # purchase; checkpointing the WAL every 10,000 pages (≈ 40 MiB) instead of 1,000 writes each index page
+    # once for many commits: with both, the batches plus their commits went from 5,214 to 7,182 purchases/s.
+    "PRAGMA cache_size=-65536",
+    "PRAGMA mmap_size=1073741824",
+    "PRAGMA wal_autocheckpoint=10000",
 )
 # PostgreSQL advisory lock held during an upgrade: web and worker containers that start together and
 # both run `hub db upgrade` queue on it instead of racing to create the same tables.

@@ -32,6 +32,16 @@ def test_sqlite_file_is_in_wal_mode(sqlite_engine: Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
 
 
+def test_every_connection_gets_the_bulk_write_settings(sqlite_engine: Engine) -> None:
+    readers = read_only(sqlite_engine)  # two writers would queue for the write lock
+    with readers.connect() as first, readers.connect() as second:
+        for conn in (first, second):
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -65536
+            assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == 1024**3
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
 def test_sqlite_enforces_foreign_keys(sqlite_engine: Engine) -> None:
     orphan = {"member_id": new_id(), "to_rank": "gold", "reason": "test", "changed_at": datetime.now(UTC)}
 
