@@ -124,10 +124,22 @@ def member_purchase_ids(conn: Connection, after_id: int, limit: int) -> list[int
 
 
 def adjustments_of(conn: Connection, purchase_ids: Iterable[int]) -> dict[int, list[Row[Any]]]:
-    """Refunds and cancellations per purchase, in the order they happened."""
+    """Refunds and cancellations per purchase, in the order they happened.
+
+    On PostgreSQL the adjustments are joined to the unnested ids: once a pooled connection has prepared the
+    statement, PostgreSQL may switch to a generic plan, and a generic ``purchase_id = ANY($1)`` filtered a
+    sequential scan by searching the whole array for every adjustment (25.9 ms a batch of 1,000 at 200,000
+    purchases; joined, the index is probed once per id: 2–3 ms).
+    """
     a = ADJUSTMENTS.c
     columns = (a.id, a.purchase_id, a.source, a.external_id, a.kind, a.amount, a.occurred_at)
-    query: Select[Any] = select(*columns).where(among(conn, a.purchase_id, purchase_ids))
+    query: Select[Any] = select(*columns)
+    if conn.dialect.name == "postgresql":
+        ids = bindparam(None, sorted(set(purchase_ids)), type_=postgresql.ARRAY(BigInteger()))  # once each: a join
+        given = func.unnest(ids).table_valued("id").render_derived(name="given")
+        query = query.select_from(given).join(ADJUSTMENTS, a.purchase_id == given.c.id)
+    else:
+        query = query.where(among(conn, a.purchase_id, purchase_ids))
     found: dict[int, list[Row[Any]]] = defaultdict(list)
     for row in conn.execute(query).all():
         found[row.purchase_id].append(row)
