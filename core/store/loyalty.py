@@ -76,6 +76,23 @@ def among(conn: Connection, column: ColumnElement[Any], values: Iterable[Any]) -
     return column.in_(select(listed.c.value))
 
 
+def joined_among(
+    conn: Connection, query: Select[Any], column: ColumnElement[Any], values: Iterable[Any]
+) -> Select[Any]:
+    """``query`` kept to the rows whose ``column`` is one of ``values`` (a value given twice counts once).
+
+    PostgreSQL: joined to ``unnest(:array)``, so that ``column``'s index is probed once per value. Under a plain
+    ``= ANY(:array)`` the planner chose to filter a sequential scan, and a generic plan (a pooled connection's
+    prepared statement) then searched the whole array for every row: a batch's adjustments took 25.9 ms instead
+    of 2.5 ms. Elsewhere :func:`among`.
+    """
+    if conn.dialect.name != "postgresql":
+        return query.where(among(conn, column, values))
+    array = bindparam(None, list(dict.fromkeys(values)), type_=postgresql.ARRAY(column.type))
+    given = func.unnest(array).table_valued("value").render_derived(name="given")
+    return query.join(given, column == given.c.value)
+
+
 # ── purchases ──────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -124,22 +141,10 @@ def member_purchase_ids(conn: Connection, after_id: int, limit: int) -> list[int
 
 
 def adjustments_of(conn: Connection, purchase_ids: Iterable[int]) -> dict[int, list[Row[Any]]]:
-    """Refunds and cancellations per purchase, in the order they happened.
-
-    On PostgreSQL the adjustments are joined to the unnested ids: once a pooled connection has prepared the
-    statement, PostgreSQL may switch to a generic plan, and a generic ``purchase_id = ANY($1)`` filtered a
-    sequential scan by searching the whole array for every adjustment (25.9 ms a batch of 1,000 at 200,000
-    purchases; joined, the index is probed once per id: 2–3 ms).
-    """
+    """Refunds and cancellations per purchase, in the order they happened."""
     a = ADJUSTMENTS.c
     columns = (a.id, a.purchase_id, a.source, a.external_id, a.kind, a.amount, a.occurred_at)
-    query: Select[Any] = select(*columns)
-    if conn.dialect.name == "postgresql":
-        ids = bindparam(None, sorted(set(purchase_ids)), type_=postgresql.ARRAY(BigInteger()))  # once each: a join
-        given = func.unnest(ids).table_valued("id").render_derived(name="given")
-        query = query.select_from(given).join(ADJUSTMENTS, a.purchase_id == given.c.id)
-    else:
-        query = query.where(among(conn, a.purchase_id, purchase_ids))
+    query = joined_among(conn, select(*columns), a.purchase_id, purchase_ids)
     found: dict[int, list[Row[Any]]] = defaultdict(list)
     for row in conn.execute(query).all():
         found[row.purchase_id].append(row)
