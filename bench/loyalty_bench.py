@@ -299,8 +299,8 @@ class _DriverTime:
 
     New connections get a cursor class whose ``execute``, ``executemany`` and fetches are timed (SQLite steps
     through a query's rows in the fetches, so timing ``execute`` alone would miss most of a read); PostgreSQL's
-    ``COPY`` of bulk rows is timed whole. Binding values, building result rows and everything above the driver
-    (Python) stay outside.
+    ``COPY`` of bulk rows is timed whole (``core.store.bulk._copy_rows``, wrapped only while counting). Binding
+    values, building result rows and everything above the driver (Python) stay outside.
     """
 
     _TIMED = ("execute", "executemany", "fetchall", "fetchone", "fetchmany")
@@ -316,15 +316,18 @@ class _DriverTime:
             parameters = {"cursor_factory": cursor_class}
         event.listen(engine, "do_connect", lambda _d, _r, _a, given: given.update(parameters))
         engine.dispose()  # the pooled connections were opened without the timed cursors
-        bulk._copy_rows = self._timed(bulk._copy_rows)
 
     @contextmanager
     def counting(self) -> Iterator[None]:
+        """Count meanwhile; the store's row copier is timed only meanwhile too."""
+        copy_rows = bulk._copy_rows
+        bulk._copy_rows = self._timed(copy_rows)
         self._on = True
         try:
             yield
         finally:
             self._on = False
+            bulk._copy_rows = copy_rows
 
     def _timed_class(self, base: type[Any]) -> type[Any]:
         return type(f"Timed{base.__name__}", (base,), {name: self._timed(getattr(base, name)) for name in self._TIMED})
